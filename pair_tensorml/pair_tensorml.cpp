@@ -1,0 +1,503 @@
+/* ----------------------------------------------------------------------
+   tensorml: pair_style tensorml (see pair_tensorml.h for the syntax).
+
+   Each step, on each MPI rank:
+   1. the modelled atoms (types not NULL) are numbered local first, then the
+      ghosts that appear in an edge; local positions are unwrapped with their
+      image flags, so absolute-position quantities (q_i r_i) never jump when an
+      atom is wrapped; edge shifts make r_ij = x_j - x_i exact;
+   2. the module is called with the outputs this step needs: energy and
+      forces (unless properties_only), the virial when LAMMPS tallies it,
+      global properties on steps where energy is tallied (computes with
+      peflag), per-atom properties on steps where per-atom energy is tallied
+      (computes with peatomflag);
+   3. outputs are converted to LAMMPS units through the metadata dimensions;
+      derivatives on ghost atoms (forces, APT) are added onto their owners by
+      reverse communication; global values are summed over ranks.
+   The pair style knows no physics: every output is handled by its metadata.
+------------------------------------------------------------------------- */
+
+#include "pair_tensorml.h"
+
+#include "tensorml_model.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#include "utils.h"
+
+#include <ATen/Parallel.h>
+#include <mpi.h>
+#include <torch/cuda.h>
+
+#include <array>
+#include <cmath>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+// Boltzmann constant of LAMMPS "metal" units in eV/K: force->boltz / BOLTZ_METAL
+// is one eV in the native energy unit, with the constants LAMMPS itself uses.
+static constexpr double BOLTZ_METAL = 8.617343e-5;
+static constexpr int CENTROID_NOTAVAIL_FLAG = 2;    // LAMMPS' CENTROID_NOTAVAIL
+
+/* ---------------------------------------------------------------------- */
+
+PairTensorML::PairTensorML(LAMMPS *lmp) : Pair(lmp)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  no_virial_fdotr_compute = 1;
+  centroidstressflag = CENTROID_NOTAVAIL_FLAG;
+  device_ = "auto";
+}
+
+PairTensorML::~PairTensorML()
+{
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+    memory->destroy(cutghost);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairTensorML::allocate()
+{
+  allocated = 1;
+  int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  memory->create(cutghost, n, n, "pair:cutghost");
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) setflag[i][j] = 0;
+  type_z_.assign(n, -1);
+}
+
+/* ----------------------------------------------------------------------
+   pair_style tensorml model.pt [device D] [dtype T] [properties_only yes/no] [efield Ex Ey Ez]
+------------------------------------------------------------------------- */
+
+void PairTensorML::settings(int narg, char **arg)
+{
+  if (narg < 1) utils::missing_cmd_args(FLERR, "pair_style tensorml", error);
+  model_path_ = arg[0];
+  int iarg = 1;
+  while (iarg < narg) {
+    std::string key = arg[iarg];
+    if (key == "device") {
+      if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "pair_style tensorml device", error);
+      device_ = arg[iarg + 1];
+      iarg += 2;
+    } else if (key == "dtype") {
+      if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "pair_style tensorml dtype", error);
+      dtype_ = arg[iarg + 1];
+      if (dtype_ != "float32" && dtype_ != "float64")
+        error->all(FLERR, "pair_style tensorml: dtype must be float32 or float64, not {}", dtype_);
+      iarg += 2;
+    } else if (key == "properties_only") {
+      if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "pair_style tensorml properties_only", error);
+      properties_only_ = utils::logical(FLERR, arg[iarg + 1], false, lmp);
+      iarg += 2;
+    } else if (key == "efield") {
+      if (iarg + 4 > narg) utils::missing_cmd_args(FLERR, "pair_style tensorml efield", error);
+      for (int k = 0; k < 3; ++k) efield_[k] = utils::numeric(FLERR, arg[iarg + 1 + k], false, lmp);
+      iarg += 4;
+    } else {
+      error->all(FLERR, "pair_style tensorml: unknown keyword '{}' (known: device, dtype, properties_only, efield)",
+                 key);
+    }
+  }
+  load_model();
+}
+
+void PairTensorML::load_model()
+{
+  std::string device = device_;
+  if (device == "auto") {
+    device = "cpu";
+    if (torch::cuda::is_available()) {
+      // one GPU per rank, round robin over the ranks of this node
+      MPI_Comm node;
+      int local_rank = 0;
+      MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+      MPI_Comm_rank(node, &local_rank);
+      MPI_Comm_free(&node);
+      device = "cuda:" + std::to_string(local_rank % torch::cuda::device_count());
+    }
+  }
+  // one intra-op thread per OpenMP thread LAMMPS was given (OMP_NUM_THREADS, default 1)
+  at::set_num_threads(std::max(1, comm->nthreads));
+  try {
+    model_ = std::make_unique<TensorML::Model>(model_path_, device, dtype_);
+  } catch (const std::exception &e) {
+    error->all(FLERR, "pair_style tensorml: {}", e.what());
+  }
+  if (properties_only_ == false && !model_->provides("forces"))
+    error->all(FLERR,
+               "pair_style tensorml: model {} has no energy/forces; use 'properties_only yes' (with "
+               "pair_style hybrid/overlay and a force field)",
+               model_path_);
+
+  global_props.clear();
+  peratom_props.clear();
+  for (const auto &name : model_->output_order) {
+    const auto &spec = model_->output(name);
+    if (name == "energy" || name == "virial" || name == "forces" || name == "atomic_energies") continue;
+    (spec.per_atom ? peratom_props : global_props).push_back(name);
+  }
+  if (comm->me == 0) {
+    std::string species;
+    for (const auto &s : model_->species_symbols) species += " " + s;
+    utils::logmesg(lmp,
+                   "pair tensorml: model {} ({}), species{}, cutoff {} {}, halo {}, dtype {}, device {}\n",
+                   model_path_, model_->model_type, species, model_->cutoff, model_->unit_names[0],
+                   model_->halo, model_->dtype_name, model_->device.str());
+  }
+}
+
+/* ----------------------------------------------------------------------
+   pair_coeff * * El1 El2 ... ElN   (NULL: type not handled by this model)
+------------------------------------------------------------------------- */
+
+void PairTensorML::coeff(int narg, char **arg)
+{
+  if (!allocated) allocate();
+  int ntypes = atom->ntypes;
+  if (narg != 2 + ntypes)
+    error->all(FLERR, "pair_coeff * * for tensorml needs one element per atom type: {} types, {} given",
+               ntypes, narg - 2);
+  if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "pair_coeff for tensorml must be 'pair_coeff * * El1 ... El{}'", ntypes);
+
+  for (int t = 1; t <= ntypes; ++t) {
+    std::string el = arg[1 + t];
+    if (el == "NULL") {
+      type_z_[t] = -1;
+      continue;
+    }
+    int z = TensorML::atomic_number(el);
+    if (z < 0) error->all(FLERR, "pair_coeff tensorml: '{}' (type {}) is not an element symbol", el, t);
+    bool known = false;
+    for (int s : model_->species) known = known || (s == z);
+    if (!known) {
+      std::string list;
+      for (const auto &s : model_->species_symbols) list += " " + s;
+      error->all(FLERR, "pair_coeff tensorml: unknown element {} for type {}; the model knows{}", el, t, list);
+    }
+    type_z_[t] = z;
+  }
+  int count = 0;
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) {
+      setflag[i][j] = (type_z_[i] >= 0 && type_z_[j] >= 0) ? 1 : 0;
+      count += setflag[i][j];
+    }
+  if (count == 0) error->all(FLERR, "pair_coeff tensorml: no atom type is mapped to an element");
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairTensorML::init_style()
+{
+  if (atom->tag_enable == 0) error->all(FLERR, "pair_style tensorml requires atom IDs");
+  if (strcmp(update->unit_style, "lj") == 0)
+    error->all(FLERR, "pair_style tensorml cannot run in 'units lj': the model has physical units ({}, {}, {})",
+               model_->unit_names[0], model_->unit_names[1], model_->unit_names[2]);
+
+  // one model unit of length, energy, charge expressed in the LAMMPS units of this run
+  double ev = force->boltz / BOLTZ_METAL;
+  base_[TensorML::LENGTH] = model_->unit_factor[TensorML::LENGTH] * force->angstrom;
+  base_[TensorML::ENERGY] = model_->unit_factor[TensorML::ENERGY] * ev;
+  base_[TensorML::CHARGE] = model_->unit_factor[TensorML::CHARGE] * force->qelectron;
+  cut_lmp_ = model_->cutoff * base_[TensorML::LENGTH];
+  halo_lmp_ = model_->halo * base_[TensorML::LENGTH];
+
+  int flags = NeighConst::REQ_FULL;
+  if (halo_lmp_ > cut_lmp_ * (1.0 + 1e-12)) {
+    // message passing: ghosts need neighbours of their own, and the ghost shell must cover the halo
+    flags |= NeighConst::REQ_GHOST;
+    ghostneigh = 1;
+    comm->cutghostuser = MAX(comm->cutghostuser, halo_lmp_ + neighbor->skin);
+  }
+  neighbor->add_request(this, flags);
+
+  // reverse communication size: forces (when newton_pair is off) and per-atom "sum" outputs
+  int size = 3;
+  for (const auto &name : peratom_props)
+    if (model_->output(name).ghost == "sum") size += (int) model_->output(name).size;
+  comm_reverse = comm_reverse_off = size;
+}
+
+// Bonded (special) pairs must stay in the neighbour list: a learned model sees every neighbour.
+void PairTensorML::setup()
+{
+  if (atom->molecular == Atom::ATOMIC) return;
+  for (int k = 1; k <= 3; ++k)
+    if (neighbor->special_flag[k] == 0)
+      error->all(FLERR,
+                 "pair tensorml: special_bonds removes 1-{} pairs from the neighbour list, but the model needs "
+                 "every neighbour; use 'special_bonds lj/coul 1.0 1.0 1.0' or, under hybrid/overlay, "
+                 "'pair_modify pair tensorml special lj/coul 1.0 1.0 1.0'",
+                 k + 1);
+}
+
+double PairTensorML::init_one(int i, int j)
+{
+  if (setflag[i][j] == 0) error->all(FLERR, "pair tensorml: all pair coeffs are not set");
+  cutghost[i][j] = cutghost[j][i] = cut_lmp_;
+  return cut_lmp_;
+}
+
+double PairTensorML::to_lammps(const int dimension[3]) const
+{
+  double f = 1.0;
+  for (int k = 0; k < 3; ++k) f *= std::pow(base_[k], dimension[k]);
+  return f;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairTensorML::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+  if (vflag_atom)
+    error->all(FLERR, "pair tensorml does not compute per-atom virials (compute stress/atom, centroid/stress/atom)");
+
+  double **x = atom->x;
+  double **f = atom->f;
+  int *type = atom->type;
+  imageint *image = atom->image;
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  const bool newton = force->newton_pair;
+
+  // ---- what this step needs
+  std::vector<std::string> requested;
+  if (!properties_only_) {
+    requested = {"energy", "forces"};
+    if (vflag_global) requested.push_back("virial");
+    if (eflag_atom && model_->provides("atomic_energies")) requested.push_back("atomic_energies");
+  }
+  const bool props_global = eflag_global && !global_props.empty();
+  const bool props_atom = eflag_atom && !peratom_props.empty();
+  if (props_global)
+    for (const auto &p : global_props) requested.push_back(p);
+  if (props_atom)
+    for (const auto &p : peratom_props) requested.push_back(p);
+  if (requested.empty()) return;
+
+  // ---- atoms: modelled locals first, then ghosts as edges reach them
+  const double to_model_len = 1.0 / base_[TensorML::LENGTH];
+  std::vector<int> model_index(nall, -1);
+  std::vector<int> lammps_index;
+  lammps_index.reserve(nall);
+  std::vector<double> pos;    // LAMMPS length units, unwrapped for local atoms
+  pos.reserve(3 * nall);
+  auto add_atom = [&](int i) {
+    model_index[i] = (int) lammps_index.size();
+    lammps_index.push_back(i);
+    if (i < nlocal) {
+      double xu[3];
+      domain->unmap(x[i], image[i], xu);
+      pos.insert(pos.end(), xu, xu + 3);
+    } else {
+      pos.insert(pos.end(), x[i], x[i] + 3);
+    }
+  };
+  for (int i = 0; i < nlocal; ++i)
+    if (type_z_[type[i]] >= 0) add_atom(i);
+  const int n_local_model = (int) lammps_index.size();
+
+  // ---- edges from the full list (and ghost lists for message passing)
+  const double cutsq_lmp = cut_lmp_ * cut_lmp_;
+  std::vector<int64_t> src, dst;
+  std::vector<double> shifts;
+  const int nlist = list->inum + (ghostneigh ? list->gnum : 0);
+  for (int ii = 0; ii < nlist; ++ii) {
+    const int i = list->ilist[ii];
+    if (type_z_[type[i]] < 0) continue;
+    if (model_index[i] < 0) add_atom(i);
+    const int *jlist = list->firstneigh[i];
+    const int jnum = list->numneigh[i];
+    for (int jj = 0; jj < jnum; ++jj) {
+      const int j = jlist[jj] & NEIGHMASK;
+      if (type_z_[type[j]] < 0) continue;
+      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      if (dx * dx + dy * dy + dz * dz >= cutsq_lmp) continue;
+      if (model_index[j] < 0) add_atom(j);
+      const int mi = model_index[i], mj = model_index[j];
+      src.push_back(mi);
+      dst.push_back(mj);
+      // r_ij = pos_j - pos_i + shift must equal x_j - x_i
+      shifts.push_back(dx - (pos[3 * mj] - pos[3 * mi]));
+      shifts.push_back(dy - (pos[3 * mj + 1] - pos[3 * mi + 1]));
+      shifts.push_back(dz - (pos[3 * mj + 2] - pos[3 * mi + 2]));
+    }
+  }
+  const int64_t n = (int64_t) lammps_index.size();
+  const int64_t ne = (int64_t) src.size();
+
+  // ---- contract inputs
+  auto fopt = model_->float_options();
+  auto iopt = model_->int_options();
+  auto cpu64 = torch::TensorOptions().dtype(torch::kFloat64);
+  auto cpui = torch::TensorOptions().dtype(torch::kInt64);
+  std::vector<int64_t> numbers(n);
+  for (int64_t k = 0; k < n; ++k) numbers[k] = type_z_[type[lammps_index[k]]];
+  double cell[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0, domain->xz, domain->yz, domain->zprd};
+  for (double &c : cell) c *= to_model_len;
+  const double efield_conv = force->qe2f / to_lammps(std::array<int, 3>{-1, 1, -1}.data());
+  std::vector<int64_t> edges(2 * ne);
+  std::copy(src.begin(), src.end(), edges.begin());
+  std::copy(dst.begin(), dst.end(), edges.begin() + ne);
+
+  c10::Dict<std::string, torch::Tensor> inputs;
+  inputs.insert("positions", (torch::from_blob(pos.data(), {n, 3}, cpu64) * to_model_len).to(fopt));
+  inputs.insert("atomic_numbers", torch::from_blob(numbers.data(), {n}, cpui).to(iopt));
+  inputs.insert("cell", torch::from_blob(cell, {1, 3, 3}, cpu64).to(fopt));
+  inputs.insert("pbc", torch::tensor({(bool) domain->xperiodic, (bool) domain->yperiodic, (bool) domain->zperiodic},
+                                     torch::TensorOptions().dtype(torch::kBool))
+                           .reshape({1, 3})
+                           .to(model_->device));
+  inputs.insert("edge_index", torch::from_blob(edges.data(), {2, ne}, cpui).to(iopt));
+  inputs.insert("edge_shifts", (torch::from_blob(shifts.data(), {ne, 3}, cpu64) * to_model_len).to(fopt));
+  inputs.insert("batch", torch::zeros({n}, iopt));
+  inputs.insert("n_local", torch::tensor((int64_t) n_local_model, cpui));
+  inputs.insert("efield", (torch::from_blob(efield_, {1, 3}, cpu64) * efield_conv).to(fopt));
+
+  std::map<std::string, torch::Tensor> out;
+  try {
+    out = model_->evaluate(inputs, requested);
+  } catch (const std::exception &e) {
+    error->one(FLERR, "pair tensorml, step {}: {}", update->ntimestep, e.what());
+  }
+
+  // ---- per-atom derivatives that must reach the owners of ghost atoms
+  std::vector<std::string> summed;
+  if (props_atom)
+    for (const auto &p : peratom_props)
+      if (model_->output(p).ghost == "sum") summed.push_back(p);
+  revsize_ = (newton || properties_only_ ? 0 : 3);
+  for (const auto &p : summed) revsize_ += (int) model_->output(p).size;
+  if (revsize_ > 0) revbuf_.assign((size_t) nall * revsize_, 0.0);
+
+  // ---- energy, forces, virial
+  if (!properties_only_) {
+    const double ef = base_[TensorML::ENERGY];
+    if (eflag_global) eng_vdwl += out["energy"].item<double>() * ef;
+    const double ff = to_lammps(model_->output("forces").dimension);
+    const double *fm = out["forces"].data_ptr<double>();
+    for (int64_t k = 0; k < n; ++k) {
+      const int i = lammps_index[k];
+      if (newton || i < nlocal) {
+        for (int d = 0; d < 3; ++d) f[i][d] += ff * fm[3 * k + d];
+      } else {
+        for (int d = 0; d < 3; ++d) revbuf_[(size_t) i * revsize_ + d] = ff * fm[3 * k + d];
+      }
+    }
+    if (vflag_global) {
+      const double *w = out["virial"].data_ptr<double>();    // [3][3], -dE/d(strain)
+      virial[0] += w[0] * ef;
+      virial[1] += w[4] * ef;
+      virial[2] += w[8] * ef;
+      virial[3] += 0.5 * (w[1] + w[3]) * ef;
+      virial[4] += 0.5 * (w[2] + w[6]) * ef;
+      virial[5] += 0.5 * (w[5] + w[7]) * ef;
+    }
+    if (eflag_atom && out.count("atomic_energies")) {
+      const double *ea = out["atomic_energies"].data_ptr<double>();
+      for (int64_t k = 0; k < n_local_model; ++k) eatom[lammps_index[k]] += ea[k] * ef;
+    }
+  }
+
+  // ---- global properties: sums over local atoms, summed over ranks
+  if (props_global) {
+    for (const auto &p : global_props) {
+      const auto &spec = model_->output(p);
+      std::vector<double> local(out[p].data_ptr<double>(), out[p].data_ptr<double>() + spec.size);
+      std::vector<double> total(spec.size);
+      MPI_Allreduce(local.data(), total.data(), (int) spec.size, MPI_DOUBLE, MPI_SUM, world);
+      const double c = to_lammps(spec.dimension);
+      for (auto &v : total) v *= c;
+      global_values[p] = total;
+    }
+    global_step = update->ntimestep;
+  }
+
+  // ---- per-atom properties
+  if (props_atom) {
+    int offset = (newton || properties_only_ ? 0 : 3);
+    for (const auto &p : peratom_props) {
+      const auto &spec = model_->output(p);
+      const int64_t size = spec.size;
+      const double c = to_lammps(spec.dimension);
+      const double *v = out[p].data_ptr<double>();
+      auto &dest = peratom_values[p];
+      dest.assign((size_t) nlocal * size, 0.0);
+      if (spec.ghost == "sum") {
+        for (int64_t k = 0; k < n; ++k)
+          for (int64_t s = 0; s < size; ++s)
+            revbuf_[(size_t) lammps_index[k] * revsize_ + offset + s] = c * v[k * size + s];
+      } else {
+        for (int64_t k = 0; k < n_local_model; ++k)
+          for (int64_t s = 0; s < size; ++s) dest[(size_t) lammps_index[k] * size + s] = c * v[k * size + s];
+      }
+      if (spec.ghost == "sum") offset += (int) size;
+    }
+  }
+
+  if (revsize_ > 0) {
+    comm->reverse_comm(this, revsize_);
+    int offset = 0;
+    if (!(newton || properties_only_)) {
+      for (int i = 0; i < nlocal; ++i)
+        for (int d = 0; d < 3; ++d) f[i][d] += revbuf_[(size_t) i * revsize_ + d];
+      offset = 3;
+    }
+    for (const auto &p : summed) {
+      const int64_t size = model_->output(p).size;
+      auto &dest = peratom_values[p];
+      for (int i = 0; i < nlocal; ++i)
+        for (int64_t s = 0; s < size; ++s) dest[(size_t) i * size + s] = revbuf_[(size_t) i * revsize_ + offset + s];
+      offset += (int) size;
+    }
+  }
+  if (props_atom) peratom_step = update->ntimestep;
+}
+
+/* ---------------------------------------------------------------------- */
+
+int PairTensorML::pack_reverse_comm(int n, int first, double *buf)
+{
+  int m = 0;
+  for (int i = first; i < first + n; ++i)
+    for (int s = 0; s < revsize_; ++s) buf[m++] = revbuf_[(size_t) i * revsize_ + s];
+  return m;
+}
+
+void PairTensorML::unpack_reverse_comm(int n, int *list_, double *buf)
+{
+  int m = 0;
+  for (int k = 0; k < n; ++k) {
+    const int j = list_[k];
+    for (int s = 0; s < revsize_; ++s) revbuf_[(size_t) j * revsize_ + s] += buf[m++];
+  }
+}
+
+double PairTensorML::memory_usage()
+{
+  double bytes = Pair::memory_usage();
+  bytes += (double) revbuf_.capacity() * sizeof(double);
+  for (const auto &kv : peratom_values) bytes += (double) kv.second.capacity() * sizeof(double);
+  return bytes;
+}

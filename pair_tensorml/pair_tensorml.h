@@ -1,0 +1,77 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   tensorml: pair_style tensorml, a TorchScript model of the tensorml contract
+   evaluated on the local + ghost atoms of each MPI rank.
+
+   pair_style tensorml model.pt [keyword value ...]
+     device auto|cpu|cuda|cuda:N   (default auto: cuda if available, one GPU per rank)
+     dtype float32|float64         (default: the model's)
+     properties_only yes|no        (default no: no energy/forces, for hybrid/overlay)
+     efield Ex Ey Ez               (uniform field, LAMMPS fix efield units)
+   pair_coeff * * El1 El2 ...      (element of each atom type, NULL = not modelled)
+------------------------------------------------------------------------- */
+
+#ifndef LMP_PAIR_TENSORML_H
+#define LMP_PAIR_TENSORML_H
+
+#include "pair.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace TensorML {
+class Model;
+struct OutputSpec;
+}    // namespace TensorML
+
+namespace LAMMPS_NS {
+
+class PairTensorML : public Pair {
+ public:
+  PairTensorML(class LAMMPS *);
+  ~PairTensorML() override;
+
+  void compute(int, int) override;
+  void settings(int, char **) override;
+  void coeff(int, char **) override;
+  void init_style() override;
+  void setup() override;
+  double init_one(int, int) override;
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
+  double memory_usage() override;
+
+  // ---- read by compute tensorml/props ----
+  const TensorML::Model &model() const { return *model_; }
+  // Global outputs (not energy/virial) summed over ranks, in LAMMPS units, and the step they belong to.
+  std::map<std::string, std::vector<double>> global_values;
+  bigint global_step = -1;
+  // Per-atom outputs (not forces) of local atoms, [nlocal * size] in LAMMPS units, and their step.
+  std::map<std::string, std::vector<double>> peratom_values;
+  bigint peratom_step = -1;
+  // Global and per-atom outputs the pair evaluates on properties steps.
+  std::vector<std::string> global_props, peratom_props;
+  // Conversion factor model -> LAMMPS units of a quantity of the given dimension.
+  double to_lammps(const int dimension[3]) const;
+
+ protected:
+  std::unique_ptr<TensorML::Model> model_;
+  std::string model_path_, device_, dtype_;
+  bool properties_only_ = false;
+  double efield_[3] = {0.0, 0.0, 0.0};    // LAMMPS fix efield units
+  std::vector<int> type_z_;                // atomic number per LAMMPS type, -1 = NULL
+  double base_[3] = {1.0, 1.0, 1.0};       // one model (length, energy, charge) unit in LAMMPS units
+  double cut_lmp_ = 0.0, halo_lmp_ = 0.0;  // model cutoff and halo in LAMMPS length units
+
+  // reverse communication of per-atom derivatives of ghost atoms
+  std::vector<double> revbuf_;
+  int revsize_ = 0;
+
+  void allocate();
+  void load_model();
+};
+
+}    // namespace LAMMPS_NS
+
+#endif

@@ -1,0 +1,154 @@
+/* tensorml: loading, checking and calling an exported model (see tensorml_model.h). */
+
+#include "tensorml_model.h"
+
+#include "nlohmann/json.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+using json = nlohmann_lmp::json;
+
+namespace TensorML {
+
+static const char *kElements[] = {
+    "X",  "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",
+    "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga",
+    "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag",
+    "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu",
+    "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re", "Os", "Ir", "Pt", "Au",
+    "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U",  "Np", "Pu", "Am",
+    "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg",
+    "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+
+int atomic_number(const std::string &symbol)
+{
+  for (int z = 1; z < (int) (sizeof(kElements) / sizeof(kElements[0])); ++z)
+    if (symbol == kElements[z]) return z;
+  return -1;
+}
+
+static std::runtime_error fail(const std::string &path, const std::string &what)
+{
+  return std::runtime_error("tensorml model " + path + ": " + what);
+}
+
+Model::Model(const std::string &path_, const std::string &device_name, const std::string &dtype_req) :
+    path(path_)
+{
+  {
+    std::ifstream probe(path);
+    if (!probe.good()) throw fail(path, "cannot open the file (missing or unreadable)");
+  }
+  try {
+    device = torch::Device(device_name);
+  } catch (const std::exception &e) {
+    throw fail(path, "invalid device '" + device_name + "'");
+  }
+
+  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
+  try {
+    module_ = torch::jit::load(path, device, extra);
+  } catch (const std::exception &e) {
+    std::string msg = e.what();
+    throw fail(path, "not a readable TorchScript archive (" + msg.substr(0, msg.find('\n')) + ")");
+  }
+  module_.eval();
+  if (extra["metadata.json"].empty())
+    throw fail(path, "no metadata.json inside the archive: not a tensorml model");
+
+  json meta;
+  try {
+    meta = json::parse(extra["metadata.json"]);
+  } catch (const std::exception &e) {
+    throw fail(path, std::string("metadata.json is not valid JSON: ") + e.what());
+  }
+  try {
+    if (meta.value("format", std::string()) != "tensorml-model")
+      throw fail(path, "metadata format is not 'tensorml-model'");
+    int version = meta.at("format_version").get<int>();
+    if (version < 1 || version > kFormatVersion)
+      throw fail(path,
+                 "format version " + std::to_string(version) + " is not supported (this build reads 1.." +
+                     std::to_string(kFormatVersion) + "); update tensorml");
+    model_type = meta.value("model_type", std::string("unknown"));
+    species = meta.at("species").get<std::vector<int>>();
+    species_symbols = meta.at("species_symbols").get<std::vector<std::string>>();
+    if (species.empty() || species.size() != species_symbols.size())
+      throw fail(path, "species list empty or inconsistent");
+    cutoff = meta.at("cutoff").get<double>();
+    halo = meta.at("halo").get<double>();
+    if (!(cutoff > 0.0) || halo < cutoff) throw fail(path, "invalid cutoff/halo in metadata");
+    const char *bases[3] = {"length", "energy", "charge"};
+    for (int k = 0; k < 3; ++k) {
+      unit_factor[k] = meta.at("unit_factors").at(bases[k]).get<double>();
+      unit_names[k] = meta.at("units").at(bases[k]).get<std::string>();
+      if (!(unit_factor[k] > 0.0)) throw fail(path, std::string("invalid unit factor of ") + bases[k]);
+    }
+    dtype_name = meta.at("dtype").get<std::string>();
+    for (auto &item : meta.at("outputs").items()) {
+      OutputSpec spec;
+      spec.name = item.key();
+      const json &o = item.value();
+      spec.per_atom = o.at("per_atom").get<bool>();
+      spec.shape = o.at("shape").get<std::vector<int64_t>>();
+      spec.size = 1;
+      for (auto s : spec.shape) spec.size *= s;
+      auto dims = o.at("dimension").get<std::vector<int>>();
+      if (dims.size() != 3) throw fail(path, "output " + spec.name + " has a malformed dimension");
+      for (int k = 0; k < 3; ++k) spec.dimension[k] = dims[k];
+      spec.ghost = o.at("ghost").get<std::string>();
+      spec.unit = o.value("unit", std::string());
+      if (spec.per_atom && spec.ghost != "sum" && spec.ghost != "local")
+        throw fail(path, "per-atom output " + spec.name + " has unknown ghost rule '" + spec.ghost + "'");
+      outputs[spec.name] = spec;
+      output_order.push_back(spec.name);
+    }
+  } catch (const json::exception &e) {
+    throw fail(path, std::string("malformed metadata: ") + e.what());
+  }
+
+  std::string want = dtype_req.empty() ? dtype_name : dtype_req;
+  if (want == "float64")
+    dtype = torch::kFloat64;
+  else if (want == "float32")
+    dtype = torch::kFloat32;
+  else
+    throw fail(path, "dtype must be float32 or float64, got '" + want + "'");
+  if (want != dtype_name) module_.to(dtype);
+  dtype_name = want;
+}
+
+std::map<std::string, torch::Tensor> Model::evaluate(const c10::Dict<std::string, torch::Tensor> &inputs,
+                                                     const std::vector<std::string> &requested)
+{
+  c10::List<std::string> req;
+  for (const auto &r : requested) {
+    if (!provides(r)) throw fail(path, "does not provide the output '" + r + "'");
+    req.push_back(r);
+  }
+  c10::IValue result;
+  try {
+    result = module_.forward({inputs, req});
+  } catch (const std::exception &e) {
+    std::string msg = e.what();
+    // TorchScript errors carry a long traceback; the first lines say what failed.
+    std::istringstream lines(msg);
+    std::string line, head;
+    for (int k = 0; k < 6 && std::getline(lines, line); ++k) head += line + "\n";
+    throw fail(path, "evaluation failed: " + head);
+  }
+  auto dict = result.toGenericDict();
+  std::map<std::string, torch::Tensor> out;
+  for (const auto &r : requested) {
+    if (!dict.contains(r)) throw fail(path, "the module did not return the requested output '" + r + "'");
+    torch::Tensor t = dict.at(r).toTensor().detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    if (!torch::isfinite(t).all().item<bool>()) throw fail(path, "non-finite values in the output '" + r + "'");
+    out[r] = t;
+  }
+  return out;
+}
+
+}    // namespace TensorML

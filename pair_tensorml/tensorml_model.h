@@ -1,0 +1,76 @@
+/* tensorml: an exported model as the C++ side sees it.
+ *
+ * Loads a TorchScript archive, reads and checks the metadata stored in it
+ * (docs/model-contract.md), and evaluates the module on a dictionary of
+ * input tensors.  Knows nothing of LAMMPS and nothing of the physics: every
+ * output is handled through its metadata (shape, dimension, ghost rule).
+ */
+
+#ifndef TENSORML_MODEL_H
+#define TENSORML_MODEL_H
+
+#include <torch/script.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace TensorML {
+
+// Highest contract format version this build reads.
+constexpr int kFormatVersion = 1;
+
+// Base dimensions of the contract, in this order everywhere.
+enum Base { LENGTH = 0, ENERGY = 1, CHARGE = 2 };
+
+struct OutputSpec {
+  std::string name;
+  bool per_atom = false;
+  std::vector<int64_t> shape;    // trailing shape ([] for scalars)
+  int64_t size = 1;              // product of shape
+  int dimension[3] = {0, 0, 0};  // exponents of (length, energy, charge)
+  std::string ghost;             // per-atom: "sum" (reverse-communicated) or "local"
+  std::string unit;              // human-readable unit of the model
+};
+
+class Model {
+ public:
+  // Throws std::runtime_error with a message naming the problem.
+  Model(const std::string &path, const std::string &device, const std::string &dtype);
+
+  bool provides(const std::string &name) const { return outputs.count(name) > 0; }
+  const OutputSpec &output(const std::string &name) const { return outputs.at(name); }
+
+  // Evaluate; returns the requested outputs as contiguous float64 CPU tensors.
+  // Throws std::runtime_error if the module fails or an output is not finite.
+  std::map<std::string, torch::Tensor> evaluate(const c10::Dict<std::string, torch::Tensor> &inputs,
+                                                const std::vector<std::string> &requested);
+
+  // Tensor options (dtype, device) the inputs must have.
+  torch::TensorOptions float_options() const { return torch::TensorOptions().dtype(dtype).device(device); }
+  torch::TensorOptions int_options() const { return torch::TensorOptions().dtype(torch::kInt64).device(device); }
+
+  std::string path;
+  std::string model_type;
+  std::vector<int> species;                  // atomic numbers
+  std::vector<std::string> species_symbols;  // element symbols, same order
+  double cutoff = 0.0;                       // model length units
+  double halo = 0.0;                         // model length units
+  double unit_factor[3] = {1.0, 1.0, 1.0};   // one model unit in angstrom, eV, e
+  std::string unit_names[3];
+  std::string dtype_name;
+  torch::Dtype dtype = torch::kFloat64;
+  torch::Device device = torch::kCPU;
+  std::map<std::string, OutputSpec> outputs;
+  std::vector<std::string> output_order;  // as listed in the metadata
+
+ private:
+  torch::jit::Module module_;
+};
+
+// Atomic number of an element symbol, or -1 if unknown.
+int atomic_number(const std::string &symbol);
+
+}    // namespace TensorML
+
+#endif

@@ -1,0 +1,1 @@
+"""Subcommands of the tensorml command line (see tensorml.cli)."""

@@ -1,0 +1,40 @@
+"""tensorml export: write a model in the contract format (TorchScript + metadata)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a model to the TorchScript contract",
+        description="Export MODEL, either 'reference' (the built-in plumbing model) or a checkpoint "
+        "file written by tensorml, to a TorchScript file that LAMMPS, i-PI and Python load.",
+    )
+    p.add_argument("model", help="'reference' or a checkpoint file")
+    p.add_argument("-o", "--output", required=True, help="model file to write (e.g. model.pt)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    p.add_argument("--species", nargs="+", default=["H", "O"], help="elements (reference model only)")
+    p.add_argument("--cutoff", type=float, default=4.0, help="cutoff in angstrom (reference model only)")
+    p.add_argument("--seed", type=int, default=0, help="weights seed (reference model only)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ase.data import atomic_numbers
+
+    from ..export import export_model
+    from ..models import build_model, load_checkpoint
+
+    if args.model == "reference":
+        unknown = [s for s in args.species if s not in atomic_numbers]
+        if unknown:
+            raise ValueError(f"unknown element symbol(s) {unknown}")
+        species = sorted(atomic_numbers[s] for s in args.species)
+        model = build_model("reference", {"species": species, "cutoff": args.cutoff, "seed": args.seed})
+    else:
+        model = load_checkpoint(args.model)
+    meta = export_model(model, args.output, dtype=args.dtype)
+    outputs = ", ".join(meta["outputs"])
+    print(f"wrote {args.output}: {meta['model_type']} model, species {' '.join(meta['species_symbols'])}, "
+          f"cutoff {meta['cutoff']} {meta['units']['length']}, {meta['dtype']}; outputs: {outputs}")
+    return 0

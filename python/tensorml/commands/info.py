@@ -1,0 +1,31 @@
+"""tensorml info: what a model file contains (species, cutoff, outputs and their units)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("info", help="describe a model file", description="Print the metadata of a model file.")
+    p.add_argument("model", help="model file (TorchScript contract)")
+    p.add_argument("--json", action="store_true", help="print the raw metadata JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import json
+
+    from ..runtime import ExportedModel
+
+    model = ExportedModel.load(args.model)
+    meta = model.metadata
+    if args.json:
+        print(json.dumps(meta, indent=1))
+        return 0
+    print(f"{args.model}: tensorml {meta['model_type']} model (format version {meta['format_version']})")
+    print(f"  species: {' '.join(meta['species_symbols'])}")
+    print(f"  cutoff {meta['cutoff']}, halo {meta['halo']} {meta['units']['length']}; dtype {meta['dtype']}")
+    print(f"  units: {meta['units']['length']}, {meta['units']['energy']}, {meta['units']['charge']}")
+    for name, spec in meta["outputs"].items():
+        kind = "per-atom" if spec["per_atom"] else "global"
+        shape = "x".join(str(s) for s in spec["shape"]) or "scalar"
+        print(f"  {name:16s} {kind:8s} {shape:6s} [{spec['unit']}]")
+    return 0

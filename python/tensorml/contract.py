@@ -1,0 +1,217 @@
+"""The tensorml model contract: names, shapes, units and metadata of an exported model.
+
+One exported module serves LAMMPS (the atoms of one MPI rank, local then ghost),
+the i-PI driver and Python (whole systems, several at once).  It is called as
+
+    outputs = module(inputs: Dict[str, Tensor], requested: List[str]) -> Dict[str, Tensor]
+
+with the inputs of :data:`INPUTS` and returns at least the requested names of
+:data:`OUTPUTS`.  Everything an engine needs to drive it generically (which
+outputs exist, their shape, units, and how ghost-atom parts combine across MPI
+ranks) is in the metadata dictionary stored next to the module.  The full text
+is ``docs/model-contract.md``; this module is its executable form, used by the
+exporter, the Python runtime and the tests.  The C++ pair style reads the same
+metadata keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from . import units as U
+
+FORMAT_NAME = "tensorml-model"
+#: Bumped when an engine written for an older version could misread a newer file.
+FORMAT_VERSION = 1
+#: Name of the metadata file stored inside the model archive.
+METADATA_FILE = "metadata.json"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: str
+    dtype: str  # "float" (the model dtype), "int64" or "bool"
+    dim: U.Dimension
+    doc: str
+
+
+INPUTS: dict[str, InputSpec] = {
+    s.name: s
+    for s in [
+        InputSpec("positions", "[N,3]", "float", U.LENGTH,
+                  "Cartesian positions; local atoms first, then ghost/environment atoms."),
+        InputSpec("atomic_numbers", "[N]", "int64", U.DIMENSIONLESS, "Atomic numbers Z."),
+        InputSpec("cell", "[B,3,3]", "float", U.LENGTH,
+                  "Cell of each system, rows are lattice vectors (zeros if not periodic)."),
+        InputSpec("pbc", "[B,3]", "bool", U.DIMENSIONLESS, "Periodicity along each lattice vector."),
+        InputSpec("edge_index", "[2,E]", "int64", U.DIMENSIONLESS,
+                  "Directed neighbour pairs (i, j), both directions present, |r_ij| < cutoff."),
+        InputSpec("edge_shifts", "[E,3]", "float", U.LENGTH,
+                  "Cartesian shifts: r_ij = positions[j] - positions[i] + edge_shifts."),
+        InputSpec("batch", "[N]", "int64", U.DIMENSIONLESS, "System index of each atom, 0..B-1."),
+        InputSpec("n_local", "[]", "int64", U.DIMENSIONLESS,
+                  "Atoms 0..n_local-1 are local; global outputs sum over local atoms only."),
+        InputSpec("efield", "[B,3]", "float", U.EFIELD, "Uniform external electric field per system."),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One named output.
+
+    ``per_atom``: shape [N, *shape] (else [B, *shape]).
+    ``ghost``: for per-atom outputs, how the entries of ghost atoms combine
+    across MPI domains: ``"sum"`` for derivatives with respect to positions
+    (they are added onto the owning atom, LAMMPS reverse communication) or
+    ``"local"`` for per-atom values (ghost entries are discarded).  Global
+    outputs are sums over local atoms, so engines sum them over ranks.
+    ``source``: the output this one is the derivative of (computed by autograd).
+    """
+
+    name: str
+    per_atom: bool
+    shape: tuple[int, ...]
+    dim: U.Dimension
+    ghost: str
+    doc: str
+    source: str | None = None
+
+    def to_json(self, unit_system: U.UnitSystem) -> dict[str, Any]:
+        return {
+            "per_atom": self.per_atom,
+            "shape": list(self.shape),
+            "dimension": self.dim.as_list(),
+            "unit": unit_system.unit_name(self.dim),
+            "ghost": self.ghost,
+        }
+
+
+OUTPUTS: dict[str, OutputSpec] = {
+    s.name: s
+    for s in [
+        OutputSpec("energy", False, (), U.ENERGY, "none", "Potential energy (sum over local atoms)."),
+        OutputSpec("forces", True, (3,), U.FORCE, "sum", "-dE/dr on all N atoms.", "energy"),
+        OutputSpec("virial", False, (3, 3), U.ENERGY, "none",
+                   "-dE/d(strain), positions and shifts strained as r -> r + r.strain.", "energy"),
+        OutputSpec("dipole", False, (3,), U.DIPOLE, "none", "Total dipole moment M (sum over local atoms)."),
+        OutputSpec("polarizability", False, (3, 3), U.POLARIZABILITY, "none",
+                   "Polarizability volume alpha/(4 pi eps0) (sum over local atoms)."),
+        OutputSpec("apt", True, (3, 3), U.CHARGE, "sum",
+                   "Atomic polar tensor apt[i, a, b] = dM_a / dr_ib.", "dipole"),
+        OutputSpec("charges", True, (), U.CHARGE, "local", "Atomic charges."),
+        OutputSpec("atomic_dipoles", True, (3,), U.DIPOLE, "local",
+                   "Atomic dipoles (the part of M not carried by charges)."),
+        OutputSpec("atomic_energies", True, (), U.ENERGY, "local", "Per-atom energy contributions."),
+    ]
+}
+
+#: Outputs that are sums over local atoms of per-atom contributions of the inner model.
+GLOBAL_SUMS = ("energy", "dipole", "polarizability")
+#: Derived outputs and the global output they differentiate.
+DERIVATIVES = {name: spec.source for name, spec in OUTPUTS.items() if spec.source}
+
+
+class MetadataError(ValueError):
+    """A model file's metadata is missing, malformed or incompatible."""
+
+
+def build_metadata(
+    *,
+    model_type: str,
+    species: list[int],
+    cutoff: float,
+    message_passing_layers: int,
+    outputs: list[str],
+    dtype: str,
+    unit_system: U.UnitSystem = U.METAL,
+    description: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Metadata of an exported model, validated before it is returned."""
+    from ase.data import chemical_symbols
+
+    from . import __version__
+
+    unknown = [o for o in outputs if o not in OUTPUTS]
+    if unknown:
+        raise MetadataError(f"unknown output(s) {unknown}; the contract defines {sorted(OUTPUTS)}")
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model_type": model_type,
+        "description": description,
+        "species": [int(z) for z in species],
+        "species_symbols": [chemical_symbols[int(z)] for z in species],
+        "cutoff": float(cutoff),
+        "message_passing_layers": int(message_passing_layers),
+        # A rank must see every atom within this distance of its local atoms.
+        "halo": float(cutoff) * int(message_passing_layers),
+        "units": unit_system.as_dict(),
+        # Size of one model unit in angstrom, eV and e: engines convert with these.
+        "unit_factors": unit_system.base_factors(),
+        "dtype": dtype,
+        "inputs": {
+            name: {"shape": s.shape, "dtype": s.dtype, "unit": unit_system.unit_name(s.dim),
+                   "dimension": s.dim.as_list()}
+            for name, s in INPUTS.items()
+        },
+        "outputs": {name: OUTPUTS[name].to_json(unit_system) for name in outputs},
+        "tensorml_version": __version__,
+    }
+    if extra:
+        meta.update(extra)
+    validate_metadata(meta)
+    return meta
+
+
+def validate_metadata(meta: Mapping[str, Any], *, source: str = "model") -> None:
+    """Raise :class:`MetadataError` naming the first problem of ``meta``."""
+    if meta.get("format") != FORMAT_NAME:
+        raise MetadataError(f"{source}: not a tensorml model (format {meta.get('format')!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version < 1 or version > FORMAT_VERSION:
+        raise MetadataError(
+            f"{source}: format version {version!r} is not supported "
+            f"(this tensorml reads versions 1..{FORMAT_VERSION})"
+        )
+    for key in ("species", "cutoff", "halo", "units", "unit_factors", "dtype", "outputs"):
+        if key not in meta:
+            raise MetadataError(f"{source}: metadata lacks the key {key!r}")
+    if meta["dtype"] not in ("float32", "float64"):
+        raise MetadataError(f"{source}: dtype {meta['dtype']!r} is neither float32 nor float64")
+    if not meta["species"]:
+        raise MetadataError(f"{source}: empty species list")
+    if not (meta["cutoff"] > 0 and meta["halo"] >= meta["cutoff"]):
+        raise MetadataError(f"{source}: need 0 < cutoff <= halo, got {meta['cutoff']}, {meta['halo']}")
+    system = U.UnitSystem.from_dict(meta["units"])
+    for base, size in system.base_factors().items():
+        if abs(meta["unit_factors"][base] - size) > 1e-12 * size:
+            raise MetadataError(
+                f"{source}: unit factor of {base} ({meta['unit_factors'][base]}) does not match "
+                f"the unit {meta['units'][base]!r} ({size})"
+            )
+    for name, spec in meta["outputs"].items():
+        if name not in OUTPUTS:
+            continue  # a newer model may add outputs an engine ignores
+        expected = OUTPUTS[name].to_json(system)
+        for key in ("per_atom", "shape", "dimension", "ghost"):
+            if spec.get(key) != expected[key]:
+                raise MetadataError(
+                    f"{source}: output {name!r} has {key}={spec.get(key)!r}, the contract says {expected[key]!r}"
+                )
+    for name in meta["outputs"]:
+        src = DERIVATIVES.get(name)
+        if src and src not in meta["outputs"]:
+            raise MetadataError(f"{source}: output {name!r} needs {src!r}, which the model lacks")
+
+
+def check_requested(meta: Mapping[str, Any], requested) -> None:
+    """Refuse a request for outputs the model does not provide, naming them."""
+    missing = [r for r in requested if r not in meta["outputs"]]
+    if missing:
+        raise MetadataError(
+            f"model does not provide {missing}; it provides {sorted(meta['outputs'])}"
+        )

@@ -1,0 +1,164 @@
+"""The module that implements the model contract around a physics model.
+
+It does, identically for every model and every engine:
+
+1. maps atomic numbers to the model's species indices (refusing unknown ones),
+2. builds edge vectors r_ij = r_j - r_i + shift_ij from positions (so autograd
+   sees positions), optionally strained for the virial,
+3. calls the physics model for per-atom quantities,
+4. sums per-atom contributions over *local* atoms into per-system totals
+   (energy, dipole, polarizability), which is what makes MPI domains add up,
+5. differentiates with autograd: forces = -dE/dr, virial = -dE/d(strain),
+   APT[i, a, b] = dM_a/dr_ib (three backward passes), on all N atoms, ghosts
+   included (their parts are added onto the owning atoms by the engine).
+
+No finite differences anywhere.  See ``docs/model-contract.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import torch
+
+from .contract import DERIVATIVES, GLOBAL_SUMS
+
+
+class ContractModule(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, outputs: List[str]):
+        super().__init__()
+        self.model = model
+        self.provides: List[str] = list(outputs)
+        self.global_sums: List[str] = [g for g in GLOBAL_SUMS if g in outputs]
+        # derived output -> the per-atom quantity of the physics model it comes from
+        self.derived_from: Dict[str, str] = dict(DERIVATIVES)
+        self.derived_from["atomic_energies"] = "energy"
+        # keep the graph for training on derivatives (forces, APT) when True
+        self.create_graph: bool = False
+        table = torch.full((119,), -1, dtype=torch.long)
+        for k, z in enumerate(model.species):
+            table[int(z)] = k
+        self.register_buffer("species_table", table)
+
+    def _needed(self, requested: List[str]) -> List[str]:
+        """Per-atom quantities of the physics model needed for ``requested``."""
+        needed: List[str] = []
+        for name in requested:
+            base = name
+            if name in self.derived_from:
+                base = self.derived_from[name]
+            if base not in needed:
+                needed.append(base)
+        return needed
+
+    def forward(self, inputs: Dict[str, torch.Tensor], requested: List[str]) -> Dict[str, torch.Tensor]:
+        for name in requested:
+            if name not in self.provides:
+                raise RuntimeError(
+                    "tensorml: the model does not provide the output '" + name + "'"
+                )
+        # Callers must leave autograd enabled (not torch.no_grad / InferenceMode):
+        # forces and APTs are computed with torch.autograd.grad inside.
+        return self._evaluate(inputs, requested)
+
+    def _evaluate(self, inputs: Dict[str, torch.Tensor], requested: List[str]) -> Dict[str, torch.Tensor]:
+        positions = inputs["positions"]
+        numbers = inputs["atomic_numbers"]
+        edge_index = inputs["edge_index"]
+        shifts = inputs["edge_shifts"]
+        batch = inputs["batch"]
+        efield = inputs["efield"]
+        n_local = int(inputs["n_local"].item())
+        n_systems = inputs["cell"].shape[0]
+
+        valid = (numbers >= 0) & (numbers < 119)
+        species = self.species_table[torch.where(valid, numbers, torch.zeros_like(numbers))]
+        species = torch.where(valid, species, torch.full_like(species, -1))
+        if bool((species < 0).any()):
+            bad = numbers[species < 0][0]
+            raise RuntimeError(
+                "tensorml: atomic number " + str(int(bad.item())) + " is not among the model's species"
+            )
+
+        want_forces = "forces" in requested
+        want_virial = "virial" in requested
+        want_apt = "apt" in requested
+
+        pos = positions.detach()
+        if want_forces or want_apt:
+            pos.requires_grad_(True)
+        strain: Optional[torch.Tensor] = None
+        pos_in = pos
+        shifts_in = shifts
+        if want_virial:
+            strain_t = torch.zeros((n_systems, 3, 3), dtype=pos.dtype, device=pos.device)
+            strain_t.requires_grad_(True)
+            pos_in = pos + torch.einsum("ni,nij->nj", pos, strain_t[batch])
+            shifts_in = shifts + torch.einsum("ei,eij->ej", shifts, strain_t[batch[edge_index[0]]])
+            strain = strain_t
+        edge_vectors = pos_in[edge_index[1]] - pos_in[edge_index[0]] + shifts_in
+
+        needed = self._needed(requested)
+        per_atom = self.model(species, pos_in, edge_index, edge_vectors, efield[batch], needed)
+
+        totals: Dict[str, torch.Tensor] = {}
+        local_batch = batch[:n_local]
+        for name in self.global_sums:
+            if name in needed:
+                contrib = per_atom[name][:n_local]
+                shape = [n_systems] + list(contrib.shape[1:])
+                totals[name] = torch.zeros(shape, dtype=contrib.dtype, device=contrib.device).index_add(
+                    0, local_batch, contrib
+                )
+
+        results: Dict[str, torch.Tensor] = {}
+        grad_inputs: List[torch.Tensor] = []
+        if want_forces:
+            grad_inputs.append(pos)
+        if strain is not None:
+            grad_inputs.append(strain)
+        if len(grad_inputs) > 0:
+            grads = torch.autograd.grad(
+                [totals["energy"].sum()],
+                grad_inputs,
+                retain_graph=want_apt or self.create_graph,
+                create_graph=self.create_graph,
+                allow_unused=True,
+            )
+            k = 0
+            if want_forces:
+                results["forces"] = -_or_zeros(grads[k], pos)
+                k += 1
+            if strain is not None:
+                results["virial"] = -_or_zeros(grads[k], strain)
+        if want_apt:
+            dipole = totals["dipole"]
+            rows: List[torch.Tensor] = []
+            for a in range(3):
+                g = torch.autograd.grad(
+                    [dipole[:, a].sum()],
+                    [pos],
+                    retain_graph=(a < 2) or self.create_graph,
+                    create_graph=self.create_graph,
+                    allow_unused=True,
+                )[0]
+                rows.append(_or_zeros(g, pos))
+            results["apt"] = torch.stack(rows, dim=1)  # [N, a, b] = dM_a / dr_ib
+
+        for name in requested:
+            if name in totals:
+                results[name] = totals[name]
+            elif name == "atomic_energies":
+                results[name] = per_atom["energy"]
+            elif name not in results:
+                results[name] = per_atom[name]
+        if not self.create_graph:
+            for name in list(results.keys()):
+                results[name] = results[name].detach()
+        return results
+
+
+def _or_zeros(grad: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    if grad is None:
+        return torch.zeros_like(like)
+    return grad
