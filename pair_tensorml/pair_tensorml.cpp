@@ -246,8 +246,9 @@ void PairTensorML::setup()
     if (neighbor->special_flag[k] == 0)
       error->all(FLERR,
                  "pair tensorml: special_bonds removes 1-{} pairs from the neighbour list, but the model needs "
-                 "every neighbour; use 'special_bonds lj/coul 1.0 1.0 1.0' or, under hybrid/overlay, "
-                 "'pair_modify pair tensorml special lj/coul 1.0 1.0 1.0'",
+                 "every neighbour. Alone: 'special_bonds lj/coul 1.0 1.0 1.0'. Under hybrid/overlay with a "
+                 "classical force field: a kspace style keeps them, or use 'special_bonds lj/coul 1.0e-50 "
+                 "1.0e-50 1.0e-50' (bonded pairs stay listed, the classical style still excludes them)",
                  k + 1);
 }
 

@@ -145,3 +145,96 @@ def factor(dim: Dimension, source: UnitSystem, target: UnitSystem) -> float:
 def polarizability_volume_to_charge2length2_per_energy(alpha_volume_A3: float) -> float:
     """alpha/(4 pi eps0) in angstrom^3  ->  alpha in e^2*angstrom^2/eV (divide by k_e)."""
     return alpha_volume_A3 / COULOMB_CONSTANT
+
+
+# =============================================================================
+# Time, frequency and thermal constants (appended for tensorml.spectra).
+#
+# Internal units of tensorml.spectra: time fs, length angstrom, charge e,
+# wavenumber cm^-1, temperature K.  SI constants keep ase's names without the
+# underscore; every value below derives from ase.units (CODATA 2014).
+# =============================================================================
+
+#: SI constants (from ase.units, CODATA 2014).
+SPEED_OF_LIGHT_SI = ase.units._c  # m/s
+HBAR_SI = ase.units._hbar  # J*s
+PLANCK_SI = ase.units._hplanck  # J*s
+BOLTZMANN_SI = ase.units._k  # J/K
+EPSILON0_SI = ase.units._eps0  # F/m = C^2/(J*m)
+ELEMENTARY_CHARGE_SI = ase.units._e  # C
+AVOGADRO = ase.units._Nav  # 1/mol
+AMU_SI = ase.units._amu  # kg
+
+#: Boltzmann constant in eV/K.
+BOLTZMANN_EV = ase.units.kB
+
+#: Size of one named time unit, in femtoseconds ("au": hbar/E_h, the atomic unit of time).
+TIME_UNITS: dict[str, float] = {
+    "fs": 1.0,
+    "ps": 1.0e3,
+    "ns": 1.0e6,
+    "s": 1.0e15,
+    "au": ase.units._aut * 1.0e15,
+}
+#: The atomic unit of time hbar/E_h in fs (i-PI's internal time unit).
+AU_TIME_FS = TIME_UNITS["au"]
+
+#: Speed of light in cm/fs.
+SPEED_OF_LIGHT_CM_PER_FS = SPEED_OF_LIGHT_SI * 1.0e2 * 1.0e-15
+#: Angular frequency (rad/fs) of 1 cm^-1: omega = 2 pi c nu~.
+CM1_TO_RAD_PER_FS = 2.0 * 3.141592653589793 * SPEED_OF_LIGHT_CM_PER_FS
+#: Frequency (THz) of 1 cm^-1: nu = c nu~.
+CM1_TO_THZ = SPEED_OF_LIGHT_SI * 1.0e2 * 1.0e-12
+#: Photon energy (meV) of 1 cm^-1: E = h c nu~.
+CM1_TO_MEV = PLANCK_SI * SPEED_OF_LIGHT_SI * 1.0e2 / ELEMENTARY_CHARGE_SI * 1.0e3
+#: k_B / (h c) in cm^-1/K: the wavenumber of k_B T at T = 1 K.
+BOLTZMANN_CM1_PER_K = BOLTZMANN_SI / (PLANCK_SI * SPEED_OF_LIGHT_SI * 1.0e2)
+
+#: Size of one named frequency-axis unit, in cm^-1.
+FREQUENCY_UNITS: dict[str, float] = {
+    "cm-1": 1.0,
+    "THz": 1.0 / CM1_TO_THZ,
+    "meV": 1.0 / CM1_TO_MEV,
+}
+
+#: Kinetic energy of 1 amu moving at 1 angstrom/fs, m v^2, in eV.
+AMU_A2_PER_FS2_IN_EV = AMU_SI * (1.0e-10 / 1.0e-15) ** 2 / ELEMENTARY_CHARGE_SI
+
+#: LAMMPS unit styles tensorml.spectra reads: length/energy/charge system,
+#: the unit of time of ``timestep`` and of the time in velocities, in fs.
+#: LAMMPS ``units electron`` gives time in fs but velocities in bohr per
+#: sqrt(amu*bohr^2/hartree) = 1.03275 fs (LAMMPS documentation).
+LAMMPS_UNIT_SYSTEMS = {"metal": METAL, "real": REAL, "electron": ATOMIC}
+LAMMPS_TIME_UNIT_FS: dict[str, float] = {"metal": 1.0e3, "real": 1.0, "electron": 1.0}
+LAMMPS_VELOCITY_TIME_UNIT_FS: dict[str, float] = {
+    "metal": 1.0e3,
+    "real": 1.0,
+    # sqrt(amu * bohr^2 / hartree): bohr in m, times sqrt(kg / J), in fs
+    "electron": ase.units.Bohr * 1.0e-10 * (ase.units._amu / (ase.units.Hartree * ase.units._e)) ** 0.5 * 1.0e15,
+}
+
+
+def time_factor(source: str, target: str = "fs") -> float:
+    """Multiply a time in ``source`` units (a key of :data:`TIME_UNITS`) by this to get ``target`` units."""
+    for name in (source, target):
+        if name not in TIME_UNITS:
+            raise ValueError(f"unknown time unit {name!r}; known: {', '.join(TIME_UNITS)}")
+    return TIME_UNITS[source] / TIME_UNITS[target]
+
+
+def wavenumber_to_angular_frequency(wavenumber_cm1):
+    """nu~ in cm^-1  ->  omega = 2 pi c nu~ in rad/fs."""
+    return wavenumber_cm1 * CM1_TO_RAD_PER_FS
+
+
+def angular_frequency_to_wavenumber(omega_rad_per_fs):
+    """omega in rad/fs  ->  nu~ = omega / (2 pi c) in cm^-1."""
+    return omega_rad_per_fs / CM1_TO_RAD_PER_FS
+
+
+def frequency_factor(source: str, target: str = "cm-1") -> float:
+    """Multiply a frequency in ``source`` units (cm-1, THz, meV) by this to get ``target`` units."""
+    for name in (source, target):
+        if name not in FREQUENCY_UNITS:
+            raise ValueError(f"unknown frequency unit {name!r}; known: {', '.join(FREQUENCY_UNITS)}")
+    return FREQUENCY_UNITS[source] / FREQUENCY_UNITS[target]

@@ -1,0 +1,97 @@
+"""The model contract: metadata validation, export/load round trips, clear refusals."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tensorml import contract
+from tensorml.export import contract_module, model_metadata
+from tensorml.runtime import ExportedModel, System
+
+
+def test_metadata_is_valid_and_complete(exported):
+    meta = exported.metadata
+    assert meta["format"] == "tensorml-model" and meta["format_version"] == contract.FORMAT_VERSION
+    assert meta["species_symbols"] == ["H", "O"] and meta["halo"] == meta["cutoff"] == 4.0
+    assert meta["units"] == {"length": "angstrom", "energy": "eV", "charge": "e"}
+    assert meta["outputs"]["apt"] == {"per_atom": True, "shape": [3, 3], "dimension": [0, 0, 1],
+                                      "unit": "e", "ghost": "sum"}
+    assert meta["outputs"]["dipole"]["unit"] == "e*angstrom"
+    assert meta["outputs"]["polarizability"]["unit"] == "angstrom^3"
+    for name in contract.INPUTS:
+        assert name in meta["inputs"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(format="other"), "not a tensorml model"),
+        (lambda m: m.update(format_version=99), "format version 99 is not supported"),
+        (lambda m: m.pop("cutoff"), "lacks the key 'cutoff'"),
+        (lambda m: m.update(dtype="float16"), "neither float32 nor float64"),
+        (lambda m: m.update(halo=1.0), "cutoff <= halo"),
+        (lambda m: m["unit_factors"].update(length=2.0), "unit factor of length"),
+        (lambda m: m["outputs"]["apt"].update(ghost="local"), "output 'apt' has ghost"),
+        (lambda m: m["outputs"].pop("dipole"), "output 'apt' needs 'dipole'"),
+    ],
+)
+def test_bad_metadata_is_refused(exported, change, message):
+    meta = copy.deepcopy(exported.metadata)
+    change(meta)
+    with pytest.raises(contract.MetadataError, match=message):
+        contract.validate_metadata(meta)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        ExportedModel.load(tmp_path / "nope.pt")
+
+
+def test_not_an_archive(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_text("hello")
+    with pytest.raises(contract.MetadataError, match="not a readable TorchScript archive"):
+        ExportedModel.load(bad)
+
+
+def test_torchscript_without_metadata(tmp_path):
+    path = tmp_path / "plain.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
+    with pytest.raises(contract.MetadataError, match="no metadata.json"):
+        ExportedModel.load(path)
+
+
+def test_newer_format_version_is_refused(tmp_path, model_path):
+    extra = {contract.METADATA_FILE: ""}
+    module = torch.jit.load(str(model_path), _extra_files=extra)
+    meta = json.loads(extra[contract.METADATA_FILE])
+    meta["format_version"] = contract.FORMAT_VERSION + 1
+    path = tmp_path / "future.pt"
+    torch.jit.save(module, str(path), _extra_files={contract.METADATA_FILE: json.dumps(meta)})
+    with pytest.raises(contract.MetadataError, match="not supported"):
+        ExportedModel.load(path)
+
+
+def test_unknown_element_is_named(exported):
+    system = System(np.array([8, 6]), np.array([[0.0, 0, 0], [1.2, 0, 0]]))
+    with pytest.raises(ValueError, match="unknown element.*C: the model knows H, O"):
+        exported.evaluate_one(system, ["energy"])
+
+
+def test_unknown_output_is_named(exported, box):
+    system = System.from_atoms(box, exported.units)
+    with pytest.raises(contract.MetadataError, match=r"does not provide \['quadrupole'\]"):
+        exported.evaluate_one(system, ["quadrupole"])
+
+
+def test_scripted_equals_eager(exported, reference_model, box):
+    eager = ExportedModel(contract_module(reference_model), model_metadata(reference_model, "float64"))
+    system = System.from_atoms(box, exported.units)
+    names = list(exported.outputs)
+    a = exported.evaluate_one(system, names)
+    b = eager.evaluate_one(system, names)
+    for name in names:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)

