@@ -1,0 +1,62 @@
+"""The examples run as written (with fewer steps) after the README setup."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines import BIN, read_ave_time, read_dump, tool
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def copy_example(name, tmp_path, model_path):
+    work = tmp_path / name
+    shutil.copytree(EXAMPLES / name, work)
+    shutil.copy(model_path, work / "model.pt")
+    return work
+
+
+def run(cmd, cwd, timeout=300):
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.lammps
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_lammps_water_example(tmp_path, model_path, nprocs):
+    work = copy_example("lammps", tmp_path, model_path)
+    cmd = [tool("lmp"), "-in", "in.water", "-var", "nsteps", "10"]
+    run(([tool("mpirun"), "-np", str(nprocs)] if nprocs > 1 else []) + cmd, work)
+    tensors = read_ave_time(work / "dipole.dat")
+    assert tensors.shape == (11, 13)  # step, dipole (3), polarizability (9), every step
+    frames = read_dump(work / "apt.dump")
+    assert [f["step"] for f in frames] == [0, 10]
+    apt = np.stack([frames[0][f"c_props[{k}]"] for k in range(1, 10)], 1).reshape(-1, 3, 3)
+    np.testing.assert_allclose(apt.sum(0), 0.0, atol=1e-8)  # neutral water: acoustic sum rule
+
+
+@pytest.mark.lammps
+def test_lammps_spcfw_hybrid_example(tmp_path, model_path):
+    work = copy_example("lammps", tmp_path, model_path)
+    run([tool("lmp"), "-in", "in.water_spcfw", "-var", "nsteps", "10"], work)
+    assert read_ave_time(work / "dipole_spcfw.dat").shape == (11, 13)
+
+
+@pytest.mark.ipi
+def test_ipi_example(tmp_path, model_path):
+    work = copy_example("ipi", tmp_path, model_path)
+    xml = (work / "input.xml").read_text().replace("<total_steps>20</total_steps>", "<total_steps>3</total_steps>")
+    (work / "input.xml").write_text(xml)
+    run(["bash", "run.sh"], work)
+    for bead in range(4):
+        text = (work / f"water.dipole_{bead}").read_text()
+        assert text.count("#EXTRAS(dipole)#") == 4
+        assert (work / f"water.BEC_{bead}").exists() and (work / f"water.polarizability_{bead}").exists()
