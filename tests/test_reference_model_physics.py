@@ -42,35 +42,32 @@ def system(request):
     return small_box() if request.param == "box" else cluster()
 
 
-def test_forces_are_minus_energy_gradient(exported, system):
-    res = exported.evaluate_one(system, ["forces"])
-    h = 1e-5
-    fd = np.zeros_like(system.positions)
+def central_difference(exported, system, name, h=1e-5):
+    """d(output)/d(positions) by central differences: shape output.shape + positions.shape."""
+    rows = []
     for i in range(len(system.numbers)):
         for b in range(3):
             p = system.positions.copy()
             p[i, b] += h
-            ep = exported.evaluate_one(moved(system, p), ["energy"])["energy"]
+            plus = exported.evaluate_one(moved(system, p), [name])[name]
             p[i, b] -= 2 * h
-            em = exported.evaluate_one(moved(system, p), ["energy"])["energy"]
-            fd[i, b] = -(ep - em) / (2 * h)
-    np.testing.assert_allclose(res["forces"], fd, atol=1e-6 * np.abs(fd).max())
+            minus = exported.evaluate_one(moved(system, p), [name])[name]
+            rows.append((plus - minus) / (2 * h))
+    grad = np.array(rows).reshape(system.positions.shape + np.shape(rows[0]))
+    return np.moveaxis(grad, [0, 1], [-2, -1])
+
+
+def test_forces_are_minus_energy_gradient(exported, system):
+    forces = exported.evaluate_one(system, ["forces"])["forces"]
+    fd = -central_difference(exported, system, "energy")
+    np.testing.assert_allclose(forces, fd, atol=1e-6 * np.abs(fd).max())
 
 
 def test_apt_is_dipole_gradient(exported, system):
     """APT[i, a, b] = dM_a / dr_ib, against central differences of the dipole."""
     apt = exported.evaluate_one(system, ["apt"])["apt"]
-    h = 1e-5
-    fd = np.zeros_like(apt)
-    for i in range(len(system.numbers)):
-        for b in range(3):
-            p = system.positions.copy()
-            p[i, b] += h
-            mp = exported.evaluate_one(moved(system, p), ["dipole"])["dipole"]
-            p[i, b] -= 2 * h
-            mm = exported.evaluate_one(moved(system, p), ["dipole"])["dipole"]
-            fd[i, :, b] = (mp - mm) / (2 * h)
-    np.testing.assert_allclose(apt, fd, atol=1e-7)
+    fd = central_difference(exported, system, "dipole")  # [a, i, b]
+    np.testing.assert_allclose(apt, fd.transpose(1, 0, 2), atol=1e-7)
     # an APT that is not just the fixed charge: the environment matters
     charges = exported.evaluate_one(system, ["charges"])["charges"]
     assert np.abs(apt - charges[:, None, None] * np.eye(3)).max() > 1e-2
