@@ -62,10 +62,9 @@ ComputeTensorMLProps::ComputeTensorMLProps(LAMMPS *lmp, int narg, char **arg) : 
     peratom_flag = 1;
     size_peratom_cols = ncols;
   }
-  // ask LAMMPS to tally energy (-> global properties) and per-atom energy
-  // (-> per-atom properties) on the steps this compute is needed
+  // ask LAMMPS to tally energy on the steps this compute is needed: the pair
+  // evaluates global properties with it; per-atom ones are evaluated on demand
   peflag = 1;
-  peatomflag = peratom_flag;
   timeflag = 1;
 }
 
@@ -110,11 +109,7 @@ void ComputeTensorMLProps::compute_vector()
 void ComputeTensorMLProps::compute_peratom()
 {
   invoked_peratom = update->ntimestep;
-  if (pair_->peratom_step != update->ntimestep)
-    error->all(FLERR,
-               "compute tensorml/props {}: per-atom properties were not evaluated on step {}; use the compute "
-               "on steps of a run (dump, fix ave/atom) or issue 'run 0' first",
-               id, update->ntimestep);
+  if (pair_->peratom_step != update->ntimestep) pair_->evaluate_peratom_properties();
   if (atom->nmax > nmax_) {
     memory->destroy(array_atom);
     nmax_ = atom->nmax;

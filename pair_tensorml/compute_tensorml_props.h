@@ -8,7 +8,8 @@
    APT as 9 columns [a][b] = dM_a/dr_b, ...), zero for atoms not in the group.
    The column layout is printed to the log when the compute is created.
    Properties are evaluated by pair tensorml on the steps where this compute
-   is used (it declares peflag/peatomflag, so LAMMPS asks the pair for them).
+   is used: global ones with the energy (the compute declares peflag, so LAMMPS
+   asks the pair for the energy on those steps), per-atom ones (APT) on demand.
 ------------------------------------------------------------------------- */
 
 #ifndef LMP_COMPUTE_TENSORML_PROPS_H

@@ -9,8 +9,8 @@
    2. the module is called with the outputs this step needs: energy and
       forces (unless properties_only), the virial when LAMMPS tallies it,
       global properties on steps where energy is tallied (computes with
-      peflag), per-atom properties on steps where per-atom energy is tallied
-      (computes with peatomflag);
+      peflag); per-atom properties (APT: three backward passes) only when
+      compute tensorml/props is asked for its per-atom array, in a second call;
    3. outputs are converted to LAMMPS units through the metadata dimensions;
       derivatives on ghost atoms (forces, APT) are added onto their owners by
       reverse communication; global values are summed over ranks.
@@ -36,6 +36,7 @@
 #include <mpi.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -274,6 +275,33 @@ void PairTensorML::compute(int eflag, int vflag)
   if (vflag_atom)
     error->all(FLERR, "pair tensorml does not compute per-atom virials (compute stress/atom, centroid/stress/atom)");
 
+  std::vector<std::string> requested;
+  if (!properties_only_) {
+    requested = {"energy", "forces"};
+    if (vflag_global) requested.push_back("virial");
+    if (eflag_atom && model_->provides("atomic_energies")) requested.push_back("atomic_energies");
+  }
+  // global properties ride along with the energy: LAMMPS tallies it on the steps where a compute
+  // with peflag (tensorml/props, pe, thermo) needs it
+  if (eflag_global)
+    for (const auto &p : global_props) requested.push_back(p);
+  if (!requested.empty()) evaluate(requested);
+}
+
+void PairTensorML::evaluate_peratom_properties()
+{
+  if (update->whichflag == 0)
+    error->all(FLERR,
+               "pair tensorml: per-atom properties are evaluated during runs only; use the compute in a dump "
+               "or fix defined before 'run' (e.g. 'run 0')");
+  if (!peratom_props.empty()) evaluate(peratom_props);
+}
+
+void PairTensorML::evaluate(const std::vector<std::string> &requested)
+{
+  auto wants = [&](const std::string &name) {
+    return std::find(requested.begin(), requested.end(), name) != requested.end();
+  };
   double **x = atom->x;
   double **f = atom->f;
   int *type = atom->type;
@@ -281,21 +309,10 @@ void PairTensorML::compute(int eflag, int vflag)
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
   const bool newton = force->newton_pair;
-
-  // ---- what this step needs
-  std::vector<std::string> requested;
-  if (!properties_only_) {
-    requested = {"energy", "forces"};
-    if (vflag_global) requested.push_back("virial");
-    if (eflag_atom && model_->provides("atomic_energies")) requested.push_back("atomic_energies");
-  }
-  const bool props_global = eflag_global && !global_props.empty();
-  const bool props_atom = eflag_atom && !peratom_props.empty();
-  if (props_global)
-    for (const auto &p : global_props) requested.push_back(p);
-  if (props_atom)
-    for (const auto &p : peratom_props) requested.push_back(p);
-  if (requested.empty()) return;
+  const bool forces = wants("forces");
+  bool props_global = false, props_atom = false;
+  for (const auto &p : global_props) props_global = props_global || wants(p);
+  for (const auto &p : peratom_props) props_atom = props_atom || wants(p);
 
   // ---- atoms: modelled locals first, then ghosts as edges reach them
   const double to_model_len = 1.0 / base_[TensorML::LENGTH];
@@ -388,12 +405,12 @@ void PairTensorML::compute(int eflag, int vflag)
   if (props_atom)
     for (const auto &p : peratom_props)
       if (model_->output(p).ghost == "sum") summed.push_back(p);
-  revsize_ = (newton || properties_only_ ? 0 : 3);
+  revsize_ = (newton || !forces ? 0 : 3);
   for (const auto &p : summed) revsize_ += (int) model_->output(p).size;
   if (revsize_ > 0) revbuf_.assign((size_t) nall * revsize_, 0.0);
 
   // ---- energy, forces, virial
-  if (!properties_only_) {
+  if (forces) {
     const double ef = base_[TensorML::ENERGY];
     if (eflag_global) eng_vdwl += out["energy"].item<double>() * ef;
     const double ff = to_lammps(model_->output("forces").dimension);
@@ -406,7 +423,7 @@ void PairTensorML::compute(int eflag, int vflag)
         for (int d = 0; d < 3; ++d) revbuf_[(size_t) i * revsize_ + d] = ff * fm[3 * k + d];
       }
     }
-    if (vflag_global) {
+    if (wants("virial")) {
       const double *w = out["virial"].data_ptr<double>();    // [3][3], -dE/d(strain)
       virial[0] += w[0] * ef;
       virial[1] += w[4] * ef;
@@ -415,7 +432,7 @@ void PairTensorML::compute(int eflag, int vflag)
       virial[4] += 0.5 * (w[2] + w[6]) * ef;
       virial[5] += 0.5 * (w[5] + w[7]) * ef;
     }
-    if (eflag_atom && out.count("atomic_energies")) {
+    if (wants("atomic_energies")) {
       const double *ea = out["atomic_energies"].data_ptr<double>();
       for (int64_t k = 0; k < n_local_model; ++k) eatom[lammps_index[k]] += ea[k] * ef;
     }
@@ -437,7 +454,7 @@ void PairTensorML::compute(int eflag, int vflag)
 
   // ---- per-atom properties
   if (props_atom) {
-    int offset = (newton || properties_only_ ? 0 : 3);
+    int offset = (newton || !forces ? 0 : 3);
     for (const auto &p : peratom_props) {
       const auto &spec = model_->output(p);
       const int64_t size = spec.size;
@@ -460,7 +477,7 @@ void PairTensorML::compute(int eflag, int vflag)
   if (revsize_ > 0) {
     comm->reverse_comm(this, revsize_);
     int offset = 0;
-    if (!(newton || properties_only_)) {
+    if (!(newton || !forces)) {
       for (int i = 0; i < nlocal; ++i)
         for (int d = 0; d < 3; ++d) f[i][d] += revbuf_[(size_t) i * revsize_ + d];
       offset = 3;

@@ -54,6 +54,9 @@ class PairTensorML : public Pair {
   std::vector<std::string> global_props, peratom_props;
   // Conversion factor model -> LAMMPS units of a quantity of the given dimension.
   double to_lammps(const int dimension[3]) const;
+  // Evaluate the per-atom properties of the current positions now (compute tensorml/props calls
+  // this when a per-atom output is used, so APT backward passes run only on those steps).
+  void evaluate_peratom_properties();
 
  protected:
   std::unique_ptr<TensorML::Model> model_;
@@ -70,6 +73,8 @@ class PairTensorML : public Pair {
 
   void allocate();
   void load_model();
+  // One model call with the requested outputs, results tallied/stored/communicated.
+  void evaluate(const std::vector<std::string> &requested);
 };
 
 }    // namespace LAMMPS_NS
