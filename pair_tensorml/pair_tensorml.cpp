@@ -151,11 +151,22 @@ void PairTensorML::load_model()
 
   global_props.clear();
   peratom_props.clear();
+  std::string skipped;
   for (const auto &name : model_->output_order) {
     const auto &spec = model_->output(name);
     if (name == "energy" || name == "virial" || name == "forces" || name == "atomic_energies") continue;
+    // outputs a model forms from a whole system (or derives from one) do not split over domains
+    bool whole = spec.reduction == "system" ||
+        (!spec.source.empty() && model_->provides(spec.source) && model_->output(spec.source).reduction == "system");
+    if (whole) {
+      skipped += " " + name;
+      continue;
+    }
     (spec.per_atom ? peratom_props : global_props).push_back(name);
   }
+  if (!skipped.empty() && comm->me == 0)
+    error->warning(FLERR, "pair tensorml: model outputs{} are defined for whole systems only (not on MPI "
+                   "domains with ghost atoms) and are not available in LAMMPS", skipped);
   if (comm->me == 0) {
     std::string species;
     for (const auto &s : model_->species_symbols) species += " " + s;

@@ -101,6 +101,8 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
       for (int k = 0; k < 3; ++k) spec.dimension[k] = dims[k];
       spec.ghost = o.at("ghost").get<std::string>();
       spec.unit = o.value("unit", std::string());
+      spec.reduction = o.value("reduction", std::string("sum"));
+      spec.source = o.value("source", std::string());
       if (spec.per_atom && spec.ghost != "sum" && spec.ghost != "local")
         throw fail(path, "per-atom output " + spec.name + " has unknown ghost rule '" + spec.ghost + "'");
       outputs[spec.name] = spec;

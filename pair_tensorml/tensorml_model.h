@@ -30,6 +30,8 @@ struct OutputSpec {
   int64_t size = 1;              // product of shape
   int dimension[3] = {0, 0, 0};  // exponents of (length, energy, charge)
   std::string ghost;             // per-atom: "sum" (reverse-communicated) or "local"
+  std::string reduction;         // global: "sum" (over ranks) or "system" (whole systems only)
+  std::string source;            // the output this one is an autograd derivative of, if any
   std::string unit;              // human-readable unit of the model
 };
 

@@ -273,3 +273,25 @@ def test_nan_output_reports_step(tmp_path, model_path, box):
     box.positions[3] = box.positions[0]  # two atoms on top of each other: r_ij = 0
     out = error_of(tmp_path, BASE.format(model=model_path), box)
     assert "pair tensorml, step 0" in out and "non-finite values" in out
+
+
+@pytest.mark.mpi
+def test_direct_apt_model_and_whole_system_outputs(tmp_path, box):
+    """Per-atom APTs predicted directly ('local' ghost rule) over 2 ranks; whole-system outputs skipped."""
+    from tensorml.export import export_model
+    from tensorml.runtime import ExportedModel
+    from toy_models import DirectAptModel
+
+    path = tmp_path / "direct.pt"
+    export_model(DirectAptModel(), path)
+    write_data(box, tmp_path / "data.lmp")
+    script = RUN0.format(units="metal", model=path, apt=" ".join(APT_COLS)).replace(
+        'fix             g all ave/time 1 1 1 v_pe c_p[*] file globals.dat format " %.17g"\n', "")
+    proc = run_lammps(tmp_path, script, nprocs=2)
+    assert "outputs polarizability are defined for whole systems only" in proc.stdout
+    assert "global vector:\n" in proc.stdout or "global vector: \n" in proc.stdout or "global vector:" in proc.stdout
+    frame = read_dump(tmp_path / "atoms.dump")[0]
+    model = ExportedModel.load(path)
+    ref = model.evaluate_one(System.from_atoms(box, model.units), ["apt", "forces"])
+    assert_close(np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3), ref["apt"], "direct apt")
+    assert_close(np.stack([frame["fx"], frame["fy"], frame["fz"]], 1), ref["forces"], "forces")

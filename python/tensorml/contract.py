@@ -69,6 +69,12 @@ class OutputSpec:
     ``"local"`` for per-atom values (ghost entries are discarded).  Global
     outputs are sums over local atoms, so engines sum them over ranks.
     ``source``: the output this one is the derivative of (computed by autograd).
+    ``reduction``: for global outputs, ``"sum"`` (a sum of per-atom contributions over
+    local atoms: engines sum it over MPI ranks) or ``"system"`` (formed by the model
+    from the whole system, e.g. products of global sums: defined only when an engine
+    passes whole systems; LAMMPS does not report it).
+    ``ghost`` and ``reduction`` may be overridden by a model where :data:`ALTERNATIVES`
+    allows it (an APT predicted directly per atom is ``"local"``, not a derivative).
     """
 
     name: str
@@ -78,15 +84,25 @@ class OutputSpec:
     ghost: str
     doc: str
     source: str | None = None
+    reduction: str = "sum"
 
-    def to_json(self, unit_system: U.UnitSystem) -> dict[str, Any]:
-        return {
+    def to_json(self, unit_system: U.UnitSystem, **overrides: str) -> dict[str, Any]:
+        spec = {
             "per_atom": self.per_atom,
             "shape": list(self.shape),
             "dimension": self.dim.as_list(),
             "unit": unit_system.unit_name(self.dim),
             "ghost": self.ghost,
         }
+        if not self.per_atom:
+            spec["reduction"] = self.reduction
+        for key, value in overrides.items():
+            if value not in ALTERNATIVES.get((self.name, key), ()):
+                raise MetadataError(f"output {self.name!r} cannot have {key}={value!r}")
+            spec[key] = value
+        if self.source and spec["ghost"] in ("sum", "none"):
+            spec["source"] = self.source  # an autograd derivative of this output
+        return spec
 
 
 OUTPUTS: dict[str, OutputSpec] = {
@@ -105,10 +121,20 @@ OUTPUTS: dict[str, OutputSpec] = {
         OutputSpec("atomic_dipoles", True, (3,), U.DIPOLE, "local",
                    "Atomic dipoles (the part of M not carried by charges)."),
         OutputSpec("atomic_energies", True, (), U.ENERGY, "local", "Per-atom energy contributions."),
+        OutputSpec("transition_dipole", False, (3,), U.DIPOLE, "none",
+                   "Transition dipole moment (EANN seed eqs. 7-8), sign arbitrary.", reduction="system"),
     ]
 }
 
-#: Outputs that are sums over local atoms of per-atom contributions of the inner model.
+#: Allowed values of ``ghost``/``reduction`` per output, besides the contract default.
+ALTERNATIVES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("apt", "ghost"): ("sum", "local"),
+    ("dipole", "reduction"): ("sum", "system"),
+    ("polarizability", "reduction"): ("sum", "system"),
+    ("transition_dipole", "reduction"): ("system",),
+}
+
+#: Global outputs a physics model may give as per-atom contributions (summed over local atoms).
 GLOBAL_SUMS = ("energy", "dipole", "polarizability")
 #: Derived outputs and the global output they differentiate.
 DERIVATIVES = {name: spec.source for name, spec in OUTPUTS.items() if spec.source}
@@ -128,9 +154,14 @@ def build_metadata(
     dtype: str,
     unit_system: U.UnitSystem = U.METAL,
     description: str = "",
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Metadata of an exported model, validated before it is returned."""
+    """Metadata of an exported model, validated before it is returned.
+
+    ``overrides``: per output, ``ghost``/``reduction`` values other than the contract's
+    defaults, among those :data:`ALTERNATIVES` allows.
+    """
     from ase.data import chemical_symbols
 
     from . import __version__
@@ -158,7 +189,8 @@ def build_metadata(
                    "dimension": s.dim.as_list()}
             for name, s in INPUTS.items()
         },
-        "outputs": {name: OUTPUTS[name].to_json(unit_system) for name in outputs},
+        "outputs": {name: OUTPUTS[name].to_json(unit_system, **dict((overrides or {}).get(name, {})))
+                    for name in outputs},
         "tensorml_version": __version__,
     }
     if extra:
@@ -197,14 +229,20 @@ def validate_metadata(meta: Mapping[str, Any], *, source: str = "model") -> None
         if name not in OUTPUTS:
             continue  # a newer model may add outputs an engine ignores
         expected = OUTPUTS[name].to_json(system)
-        for key in ("per_atom", "shape", "dimension", "ghost"):
-            if spec.get(key) != expected[key]:
+        for key in ("per_atom", "shape", "dimension", "ghost", "reduction", "source"):
+            if key not in expected:
+                continue
+            allowed = ALTERNATIVES.get((name, key), (expected[key],))
+            if key == "source" and spec.get("ghost") == "local":
+                continue  # predicted directly: no source
+            if spec.get(key, expected[key]) not in allowed:
                 raise MetadataError(
-                    f"{source}: output {name!r} has {key}={spec.get(key)!r}, the contract says {expected[key]!r}"
+                    f"{source}: output {name!r} has {key}={spec.get(key)!r}, the contract allows {list(allowed)}"
                 )
-    for name in meta["outputs"]:
+    for name, spec in meta["outputs"].items():
         src = DERIVATIVES.get(name)
-        if src and src not in meta["outputs"]:
+        derived = src is not None and spec.get("ghost") != "local"
+        if derived and src not in meta["outputs"]:
             raise MetadataError(f"{source}: output {name!r} needs {src!r}, which the model lacks")
 
 

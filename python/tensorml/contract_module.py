@@ -15,7 +15,6 @@ It does, identically for every model and every engine:
 No finite differences anywhere.  See ``docs/model-contract.md``.
 """
 
-from __future__ import annotations
 
 from typing import Dict, List, Optional
 
@@ -25,14 +24,26 @@ from .contract import DERIVATIVES, GLOBAL_SUMS
 
 
 class ContractModule(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module, outputs: List[str]):
+    # class-level annotations: TorchScript cannot infer the type of an empty list
+    provides: List[str]
+    global_sums: List[str]
+    system_outputs: List[str]
+    derived_from: Dict[str, str]
+
+    def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
-        self.provides: List[str] = list(outputs)
-        self.global_sums: List[str] = [g for g in GLOBAL_SUMS if g in outputs]
-        # derived output -> the per-atom quantity of the physics model it comes from
-        self.derived_from: Dict[str, str] = dict(DERIVATIVES)
+        per_atom = list(model.provides())
+        self.provides = list(model.contract_outputs())
+        # per-atom contributions summed over local atoms, and per-system values passed through
+        self.global_sums = [g for g in GLOBAL_SUMS if g in per_atom]
+        self.system_outputs = list(model.system_outputs())
+        self.direct_apt: bool = "apt" in per_atom
+        # derived output -> the quantity of the physics model it comes from
+        self.derived_from = dict(DERIVATIVES)
         self.derived_from["atomic_energies"] = "energy"
+        if self.direct_apt:
+            self.derived_from.pop("apt")
         # keep the graph for training on derivatives (forces, APT) when True
         self.create_graph: bool = False
         table = torch.full((119,), -1, dtype=torch.long)
@@ -41,7 +52,7 @@ class ContractModule(torch.nn.Module):
         self.register_buffer("species_table", table)
 
     def _needed(self, requested: List[str]) -> List[str]:
-        """Per-atom quantities of the physics model needed for ``requested``."""
+        """Quantities of the physics model needed for ``requested``."""
         needed: List[str] = []
         for name in requested:
             base = name
@@ -82,7 +93,7 @@ class ContractModule(torch.nn.Module):
 
         want_forces = "forces" in requested
         want_virial = "virial" in requested
-        want_apt = "apt" in requested
+        want_apt = "apt" in requested and not self.direct_apt
 
         pos = positions.detach()
         if want_forces or want_apt:
@@ -96,20 +107,31 @@ class ContractModule(torch.nn.Module):
             pos_in = pos + torch.einsum("ni,nij->nj", pos, strain_t[batch])
             shifts_in = shifts + torch.einsum("ei,eij->ej", shifts, strain_t[batch[edge_index[0]]])
             strain = strain_t
-        edge_vectors = pos_in[edge_index[1]] - pos_in[edge_index[0]] + shifts_in
-
+        graph: Dict[str, torch.Tensor] = {
+            "species": species,
+            "positions": pos_in,
+            "edge_index": edge_index,
+            "edge_vectors": pos_in[edge_index[1]] - pos_in[edge_index[0]] + shifts_in,
+            "efield": efield[batch],
+            "batch": batch,
+            "n_local": inputs["n_local"],
+            "n_systems": torch.tensor(n_systems, dtype=torch.long),
+        }
         needed = self._needed(requested)
-        per_atom = self.model(species, pos_in, edge_index, edge_vectors, efield[batch], needed)
+        values = self.model(graph, needed)
 
         totals: Dict[str, torch.Tensor] = {}
         local_batch = batch[:n_local]
         for name in self.global_sums:
             if name in needed:
-                contrib = per_atom[name][:n_local]
+                contrib = values[name][:n_local]
                 shape = [n_systems] + list(contrib.shape[1:])
                 totals[name] = torch.zeros(shape, dtype=contrib.dtype, device=contrib.device).index_add(
                     0, local_batch, contrib
                 )
+        for name in self.system_outputs:
+            if name in needed:
+                totals[name] = values[name]
 
         results: Dict[str, torch.Tensor] = {}
         grad_inputs: List[torch.Tensor] = []
@@ -149,9 +171,9 @@ class ContractModule(torch.nn.Module):
             if name in totals:
                 results[name] = totals[name]
             elif name == "atomic_energies":
-                results[name] = per_atom["energy"]
+                results[name] = values["energy"]
             elif name not in results:
-                results[name] = per_atom[name]
+                results[name] = values[name]
         if not self.create_graph:
             for name in list(results.keys()):
                 results[name] = results[name].detach()

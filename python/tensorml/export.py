@@ -25,7 +25,7 @@ def contract_module(model: PerAtomModel, dtype: str = "float64") -> ContractModu
     """The eager contract module of ``model`` in ``dtype`` (what gets scripted)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-    module = ContractModule(model, model.contract_outputs()).to(DTYPES[dtype])
+    module = ContractModule(model).to(DTYPES[dtype])
     return module
 
 
@@ -38,6 +38,7 @@ def model_metadata(model: PerAtomModel, dtype: str, description: str = "") -> di
         outputs=model.contract_outputs(),
         dtype=dtype,
         description=description,
+        overrides=model.output_overrides(),
         extra={"model_config": model.config()},
     )
 

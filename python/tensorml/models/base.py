@@ -1,24 +1,33 @@
 """What every tensorml physics model provides to the contract wrapper.
 
-A physics model maps one graph of atoms to *per-atom* quantities; the
+A physics model maps a graph of atoms to per-atom quantities (and, for heads
+that need the whole system, per-system quantities); the
 :class:`tensorml.contract_module.ContractModule` turns them into the contract's
 outputs (sums over local atoms, autograd derivatives).  A model subclasses
-:class:`PerAtomModel`, sets the class attributes and implements ``forward``:
+:class:`PerAtomModel`, sets ``model_type``, and implements
 
-    forward(species [N] int64 (index into ``species``), positions [N,3],
-            edge_index [2,E], edge_vectors [E,3] (r_j - r_i), efield [N,3],
-            requested: List[str]) -> Dict[str, Tensor]
+    forward(graph: Dict[str, Tensor], requested: List[str]) -> Dict[str, Tensor]
 
-returning any of (all per atom, in the model's units):
+``graph`` holds (model units, model dtype):
 
-* ``energy`` [N]: atomic energies; their sum over local atoms is the energy,
-* ``dipole`` [N,3]: contributions to the total dipole (q_i r_i + mu_i + ...),
-* ``polarizability`` [N,3,3]: contributions to the total polarizability,
-* ``charges`` [N], ``atomic_dipoles`` [N,3]: per-atom values reported as such.
+* ``species`` [N] int64: index into ``self.species`` of every atom,
+* ``positions`` [N,3]: local atoms first, then ghosts (LAMMPS) or none,
+* ``edge_index`` [2,E], ``edge_vectors`` [E,3] = r_j - r_i (use these for
+  everything but absolute-position terms like q_i r_i, so the model is
+  translation invariant and works on one MPI domain),
+* ``efield`` [N,3]: the external field at every atom,
+* ``batch`` [N] int64, ``n_local`` [] int64, ``n_systems`` [] int64.
 
-Positions are only used where a model needs absolute positions (the q_i r_i
-term of a dipole); everything else should depend on ``edge_vectors`` so that
-the model is translation invariant and works on one MPI domain.
+``requested`` lists the model quantities the caller needs (a model may skip the
+others).  The model returns, by name (all in the model's units):
+
+* per-atom contributions to global sums, [N, ...]: ``energy`` [N],
+  ``dipole`` [N,3] (q_i r_i + mu_i + ...), ``polarizability`` [N,3,3];
+* per-atom values, [N, ...]: ``charges``, ``atomic_dipoles``, ``apt`` (an APT
+  predicted directly, APTNN-style, instead of the autograd dM/dr);
+* per-system values, [B, ...], for the names in ``system_outputs()``: heads
+  that are not sums of atomic contributions (EANN eqs. 7-8, 9-12).  They are
+  defined for whole systems only (Python, i-PI), not on MPI domains.
 """
 
 from __future__ import annotations
@@ -34,7 +43,11 @@ OUTPUTS_OF = {
     "polarizability": ["polarizability"],
     "charges": ["charges"],
     "atomic_dipoles": ["atomic_dipoles"],
+    "apt": ["apt"],
 }
+
+#: Derivative outputs of the contract per system output (autograd still applies).
+SYSTEM_DERIVED = {"energy": ["forces", "virial"], "dipole": ["apt"]}
 
 
 class PerAtomModel(torch.nn.Module):
@@ -52,8 +65,27 @@ class PerAtomModel(torch.nn.Module):
         """Per-atom quantities (keys of :data:`OUTPUTS_OF`) that ``forward`` returns."""
         raise NotImplementedError
 
+    def system_outputs(self) -> list[str]:
+        """Global outputs this model forms itself for each whole system ([B, ...])."""
+        return []
+
     def contract_outputs(self) -> list[str]:
-        return [o for p in self.provides() for o in OUTPUTS_OF[p]]
+        out: list[str] = []
+        for name in self.provides():
+            out += [o for o in OUTPUTS_OF[name] if o not in out]
+        for name in self.system_outputs():
+            out += [o for o in [name] + SYSTEM_DERIVED.get(name, []) if o not in out]
+        return out
+
+    def output_overrides(self) -> dict[str, dict[str, str]]:
+        """Metadata ``ghost``/``reduction`` values that differ from the contract's defaults."""
+        overrides: dict[str, dict[str, str]] = {}
+        if "apt" in self.provides():
+            overrides["apt"] = {"ghost": "local"}  # predicted per atom, not a derivative
+        for name in self.system_outputs():
+            if name in ("dipole", "polarizability"):
+                overrides[name] = {"reduction": "system"}
+        return overrides
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this model (stored in checkpoints)."""

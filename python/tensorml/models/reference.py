@@ -87,15 +87,12 @@ class ReferenceDipoleModel(PerAtomModel):
             "seed": self.seed,
         }
 
-    def forward(
-        self,
-        species: torch.Tensor,
-        positions: torch.Tensor,
-        edge_index: torch.Tensor,
-        edge_vectors: torch.Tensor,
-        efield: torch.Tensor,
-        requested: List[str],
-    ) -> Dict[str, torch.Tensor]:
+    def forward(self, graph: Dict[str, torch.Tensor], requested: List[str]) -> Dict[str, torch.Tensor]:
+        species = graph["species"]
+        positions = graph["positions"]
+        edge_index = graph["edge_index"]
+        edge_vectors = graph["edge_vectors"]
+        efield = graph["efield"]
         n_atoms = positions.shape[0]
         i, j = edge_index[0], edge_index[1]
         r = torch.linalg.norm(edge_vectors, dim=1)
