@@ -12,6 +12,10 @@
 #include "memory.h"
 #include "update.h"
 
+#include <mpi.h>
+
+#include <algorithm>
+
 using namespace LAMMPS_NS;
 
 // Column names of an output: name, or name_x ..., name_xx name_xy ... (row-major).
@@ -42,10 +46,20 @@ ComputeTensorMLProps::ComputeTensorMLProps(LAMMPS *lmp, int narg, char **arg) : 
   peratom_ = pair_->peratom_props;
   const auto &model = pair_->model();
 
+  // with a group other than all, global outputs that are sums of a per-atom output (dM/dt =
+  // sum_i APT_i v_i) are summed over the group; the others stay whole-system values
+  grouped_.assign(global_.size(), std::string());
+  if (igroup != 0)
+    for (size_t k = 0; k < global_.size(); ++k) {
+      const auto &form = model.output(global_[k]).per_atom_form;
+      if (!form.empty() && std::find(peratom_.begin(), peratom_.end(), form) != peratom_.end()) grouped_[k] = form;
+    }
+
   int nvec = 0, ncols = 0;
   std::string layout = "compute tensorml/props " + std::string(id) + " columns:\n  global vector:";
-  for (const auto &p : global_)
-    for (const auto &c : column_names(model.output(p))) layout += fmt::format(" [{}] {}", ++nvec, c);
+  for (size_t k = 0; k < global_.size(); ++k)
+    for (const auto &c : column_names(model.output(global_[k])))
+      layout += fmt::format(" [{}] {}{}", ++nvec, c, grouped_[k].empty() ? "" : " (group)");
   layout += "\n  per-atom array:";
   for (const auto &p : peratom_)
     for (const auto &c : column_names(model.output(p))) layout += fmt::format(" [{}] {}", ++ncols, c);
@@ -62,8 +76,8 @@ ComputeTensorMLProps::ComputeTensorMLProps(LAMMPS *lmp, int narg, char **arg) : 
     peratom_flag = 1;
     size_peratom_cols = ncols;
   }
-  // ask LAMMPS to tally energy on the steps this compute is needed: the pair
-  // evaluates global properties with it; per-atom ones are evaluated on demand
+  // ask LAMMPS to tally energy on the steps this compute is needed: the pair evaluates the
+  // position-only global properties with it; the rest is evaluated when asked for
   peflag = 1;
   timeflag = 1;
 }
@@ -91,25 +105,46 @@ void ComputeTensorMLProps::init()
     error->all(FLERR, "compute tensorml/props {}: the pair style's model changed since the compute was defined", id);
 }
 
+void ComputeTensorMLProps::refresh(const std::vector<std::string> &names)
+{
+  std::vector<std::string> missing;
+  for (const auto &p : names)
+    if (!pair_->current(p) && std::find(missing.begin(), missing.end(), p) == missing.end()) missing.push_back(p);
+  if (!missing.empty()) pair_->evaluate_now(missing);
+}
+
 /* ---------------------------------------------------------------------- */
 
 void ComputeTensorMLProps::compute_vector()
 {
   invoked_vector = update->ntimestep;
-  if (pair_->global_step != update->ntimestep)
-    error->all(FLERR,
-               "compute tensorml/props {}: properties were not evaluated on step {}; use the compute on steps "
-               "of a run (thermo, fix ave/time, dump) or issue 'run 0' first",
-               id, update->ntimestep);
+  std::vector<std::string> needed;
+  for (size_t k = 0; k < global_.size(); ++k) needed.push_back(grouped_[k].empty() ? global_[k] : grouped_[k]);
+  refresh(needed);
+
+  const int nlocal = atom->nlocal;
+  int *mask = atom->mask;
   int k = 0;
-  for (const auto &p : global_)
-    for (double v : pair_->global_values.at(p)) vector[k++] = v;
+  for (size_t g = 0; g < global_.size(); ++g) {
+    if (grouped_[g].empty()) {
+      for (double v : pair_->values.at(global_[g])) vector[k++] = v;
+      continue;
+    }
+    const auto &values = pair_->values.at(grouped_[g]);
+    const int64_t size = pair_->model().output(grouped_[g]).size;
+    std::vector<double> sum(size, 0.0), total(size);
+    for (int i = 0; i < nlocal; ++i)
+      if (mask[i] & groupbit)
+        for (int64_t s = 0; s < size; ++s) sum[s] += values[i * size + s];
+    MPI_Allreduce(sum.data(), total.data(), (int) size, MPI_DOUBLE, MPI_SUM, world);
+    for (double v : total) vector[k++] = v;
+  }
 }
 
 void ComputeTensorMLProps::compute_peratom()
 {
   invoked_peratom = update->ntimestep;
-  if (pair_->peratom_step != update->ntimestep) pair_->evaluate_peratom_properties();
+  refresh(peratom_);
   if (atom->nmax > nmax_) {
     memory->destroy(array_atom);
     nmax_ = atom->nmax;
@@ -120,7 +155,7 @@ void ComputeTensorMLProps::compute_peratom()
   for (int i = 0; i < nlocal; ++i) {
     int c = 0;
     for (const auto &p : peratom_) {
-      const auto &values = pair_->peratom_values.at(p);
+      const auto &values = pair_->values.at(p);
       const int64_t size = pair_->model().output(p).size;
       for (int64_t s = 0; s < size; ++s) array_atom[i][c++] = (mask[i] & groupbit) ? values[i * size + s] : 0.0;
     }

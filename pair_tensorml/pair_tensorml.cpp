@@ -7,10 +7,12 @@
       image flags, so absolute-position quantities (q_i r_i) never jump when an
       atom is wrapped; edge shifts make r_ij = x_j - x_i exact;
    2. the module is called with the outputs this step needs: energy and
-      forces (unless properties_only), the virial when LAMMPS tallies it,
-      global properties on steps where energy is tallied (computes with
-      peflag); per-atom properties (APT: three backward passes) only when
-      compute tensorml/props is asked for its per-atom array, in a second call;
+      forces (unless properties_only), the virial when LAMMPS tallies it, and
+      the position-only global properties (dipole, polarizability) on steps
+      where energy is tallied (compute tensorml/props declares peflag, so they
+      share the forward pass); everything else a compute asks for (per-atom
+      APTs, velocity-dependent dM/dt with the final velocities of the step) is
+      evaluated when the compute is invoked, in a second call (evaluate_now);
    3. outputs are converted to LAMMPS units through the metadata dimensions;
       derivatives on ghost atoms (forces, APT) are added onto their owners by
       reverse communication; global values are summed over ranks.
@@ -53,7 +55,8 @@ static constexpr int CENTROID_NOTAVAIL_FLAG = 2;    // LAMMPS' CENTROID_NOTAVAIL
 PairTensorML::PairTensorML(LAMMPS *lmp) : Pair(lmp)
 {
   single_enable = 0;
-  restartinfo = 0;
+  restartinfo = 1;
+  comm_forward = 3;    // velocities of ghost atoms, for dM/dt
   one_coeff = 1;
   manybody_flag = 1;
   no_virial_fdotr_compute = 1;
@@ -107,7 +110,7 @@ void PairTensorML::settings(int narg, char **arg)
       iarg += 2;
     } else if (key == "properties_only") {
       if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "pair_style tensorml properties_only", error);
-      properties_only_ = utils::logical(FLERR, arg[iarg + 1], false, lmp);
+      properties_only_ = utils::logical(FLERR, arg[iarg + 1], false, lmp) ? 1 : 0;
       iarg += 2;
     } else if (key == "efield") {
       if (iarg + 4 > narg) utils::missing_cmd_args(FLERR, "pair_style tensorml efield", error);
@@ -143,7 +146,7 @@ void PairTensorML::load_model()
   } catch (const std::exception &e) {
     error->all(FLERR, "pair_style tensorml: {}", e.what());
   }
-  if (properties_only_ == false && !model_->provides("forces"))
+  if (!properties_only_ && !model_->provides("forces"))
     error->all(FLERR,
                "pair_style tensorml: model {} has no energy/forces; use 'properties_only yes' (with "
                "pair_style hybrid/overlay and a force field)",
@@ -253,6 +256,10 @@ void PairTensorML::init_style()
 // Bonded (special) pairs must stay in the neighbour list: a learned model sees every neighbour.
 void PairTensorML::setup()
 {
+  const double ghost = comm->get_comm_cutoff();
+  if (ghost < halo_lmp_)
+    error->all(FLERR, "pair tensorml: the ghost cutoff {} is shorter than the model's halo {}; raise it "
+               "with comm_modify cutoff", ghost, halo_lmp_);
   if (atom->molecular == Atom::ATOMIC) return;
   for (int k = 1; k <= 3; ++k)
     if (neighbor->special_flag[k] == 0)
@@ -292,20 +299,33 @@ void PairTensorML::compute(int eflag, int vflag)
     if (vflag_global) requested.push_back("virial");
     if (eflag_atom && model_->provides("atomic_energies")) requested.push_back("atomic_energies");
   }
-  // global properties ride along with the energy: LAMMPS tallies it on the steps where a compute
-  // with peflag (tensorml/props, pe, thermo) needs it
+  // position-only global properties ride along with the energy: LAMMPS tallies it on the
+  // steps where a compute with peflag (tensorml/props, pe, thermo) needs it
   if (eflag_global)
-    for (const auto &p : global_props) requested.push_back(p);
+    for (const auto &p : global_props)
+      if (!needs_velocities(p)) requested.push_back(p);
   if (!requested.empty()) evaluate(requested);
 }
 
-void PairTensorML::evaluate_peratom_properties()
+bool PairTensorML::needs_velocities(const std::string &name) const
+{
+  const auto &needs = model_->output(name).needs;
+  return std::find(needs.begin(), needs.end(), "velocities") != needs.end();
+}
+
+bool PairTensorML::current(const std::string &name) const
+{
+  auto it = value_step.find(name);
+  return it != value_step.end() && it->second == update->ntimestep;
+}
+
+void PairTensorML::evaluate_now(const std::vector<std::string> &names)
 {
   if (update->whichflag == 0)
     error->all(FLERR,
-               "pair tensorml: per-atom properties are evaluated during runs only; use the compute in a dump "
-               "or fix defined before 'run' (e.g. 'run 0')");
-  if (!peratom_props.empty()) evaluate(peratom_props);
+               "pair tensorml: properties are evaluated during runs only; use compute tensorml/props in "
+               "thermo, a fix or a dump defined before 'run' (e.g. 'run 0')");
+  if (!names.empty()) evaluate(names);
 }
 
 void PairTensorML::evaluate(const std::vector<std::string> &requested)
@@ -321,9 +341,6 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
   const int nall = nlocal + atom->nghost;
   const bool newton = force->newton_pair;
   const bool forces = wants("forces");
-  bool props_global = false, props_atom = false;
-  for (const auto &p : global_props) props_global = props_global || wants(p);
-  for (const auto &p : peratom_props) props_atom = props_atom || wants(p);
 
   // ---- atoms: modelled locals first, then ghosts as edges reach them
   const double to_model_len = 1.0 / base_[TensorML::LENGTH];
@@ -403,6 +420,19 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
   inputs.insert("batch", torch::zeros({n}, iopt));
   inputs.insert("n_local", torch::tensor((int64_t) n_local_model, cpui));
   inputs.insert("efield", (torch::from_blob(efield_, {1, 3}, cpu64) * efield_conv).to(fopt));
+  bool velocities = false;
+  for (const auto &r : requested) velocities = velocities || needs_velocities(r);
+  std::vector<double> vel;
+  if (velocities) {
+    // ghost atoms need their owners' velocities: a rank's dM/dt sums APT_j v_j over its ghosts too
+    comm->forward_comm(this);
+    double **v = atom->v;
+    vel.resize(3 * n);
+    for (int64_t k = 0; k < n; ++k)
+      for (int d = 0; d < 3; ++d) vel[3 * k + d] = v[lammps_index[k]][d];
+    // model length per LAMMPS time unit: velocity-dependent outputs come out per LAMMPS time unit
+    inputs.insert("velocities", (torch::from_blob(vel.data(), {n, 3}, cpu64) * to_model_len).to(fopt));
+  }
 
   std::map<std::string, torch::Tensor> out;
   try {
@@ -412,10 +442,15 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
   }
 
   // ---- per-atom derivatives that must reach the owners of ghost atoms
-  std::vector<std::string> summed;
-  if (props_atom)
-    for (const auto &p : peratom_props)
-      if (model_->output(p).ghost == "sum") summed.push_back(p);
+  std::vector<std::string> summed, kept, global;
+  for (const auto &p : requested) {
+    if (p == "energy" || p == "forces" || p == "virial" || p == "atomic_energies") continue;
+    const auto &spec = model_->output(p);
+    if (!spec.per_atom)
+      global.push_back(p);
+    else
+      (spec.ghost == "sum" ? summed : kept).push_back(p);
+  }
   revsize_ = (newton || !forces ? 0 : 3);
   for (const auto &p : summed) revsize_ += (int) model_->output(p).size;
   if (revsize_ > 0) revbuf_.assign((size_t) nall * revsize_, 0.0);
@@ -449,45 +484,42 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
     }
   }
 
+  const bigint step = update->ntimestep;
   // ---- global properties: sums over local atoms, summed over ranks
-  if (props_global) {
-    for (const auto &p : global_props) {
-      const auto &spec = model_->output(p);
-      std::vector<double> local(out[p].data_ptr<double>(), out[p].data_ptr<double>() + spec.size);
-      std::vector<double> total(spec.size);
-      MPI_Allreduce(local.data(), total.data(), (int) spec.size, MPI_DOUBLE, MPI_SUM, world);
-      const double c = to_lammps(spec.dimension);
-      for (auto &v : total) v *= c;
-      global_values[p] = total;
-    }
-    global_step = update->ntimestep;
+  for (const auto &p : global) {
+    const auto &spec = model_->output(p);
+    std::vector<double> total(spec.size);
+    MPI_Allreduce(out[p].data_ptr<double>(), total.data(), (int) spec.size, MPI_DOUBLE, MPI_SUM, world);
+    const double c = to_lammps(spec.dimension);
+    for (auto &v : total) v *= c;
+    values[p] = total;
+    value_step[p] = step;
   }
 
-  // ---- per-atom properties
-  if (props_atom) {
-    int offset = (newton || !forces ? 0 : 3);
-    for (const auto &p : peratom_props) {
-      const auto &spec = model_->output(p);
-      const int64_t size = spec.size;
-      const double c = to_lammps(spec.dimension);
-      const double *v = out[p].data_ptr<double>();
-      auto &dest = peratom_values[p];
-      dest.assign((size_t) nlocal * size, 0.0);
-      if (spec.ghost == "sum") {
-        for (int64_t k = 0; k < n; ++k)
-          for (int64_t s = 0; s < size; ++s)
-            revbuf_[(size_t) lammps_index[k] * revsize_ + offset + s] = c * v[k * size + s];
-      } else {
-        for (int64_t k = 0; k < n_local_model; ++k)
-          for (int64_t s = 0; s < size; ++s) dest[(size_t) lammps_index[k] * size + s] = c * v[k * size + s];
-      }
-      if (spec.ghost == "sum") offset += (int) size;
-    }
+  // ---- per-atom properties: local values kept, derivatives on ghosts sent to their owners
+  for (const auto &p : kept) {
+    const auto &spec = model_->output(p);
+    const double c = to_lammps(spec.dimension);
+    const double *v = out[p].data_ptr<double>();
+    auto &dest = values[p];
+    dest.assign((size_t) nlocal * spec.size, 0.0);
+    for (int64_t k = 0; k < n_local_model; ++k)
+      for (int64_t s = 0; s < spec.size; ++s) dest[(size_t) lammps_index[k] * spec.size + s] = c * v[k * spec.size + s];
+    value_step[p] = step;
   }
-
+  int offset = (newton || !forces ? 0 : 3);
+  for (const auto &p : summed) {
+    const auto &spec = model_->output(p);
+    const double c = to_lammps(spec.dimension);
+    const double *v = out[p].data_ptr<double>();
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t s = 0; s < spec.size; ++s)
+        revbuf_[(size_t) lammps_index[k] * revsize_ + offset + s] = c * v[k * spec.size + s];
+    offset += (int) spec.size;
+  }
   if (revsize_ > 0) {
     comm->reverse_comm(this, revsize_);
-    int offset = 0;
+    offset = 0;
     if (!(newton || !forces)) {
       for (int i = 0; i < nlocal; ++i)
         for (int d = 0; d < 3; ++d) f[i][d] += revbuf_[(size_t) i * revsize_ + d];
@@ -495,13 +527,99 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
     }
     for (const auto &p : summed) {
       const int64_t size = model_->output(p).size;
-      auto &dest = peratom_values[p];
+      auto &dest = values[p];
+      dest.assign((size_t) nlocal * size, 0.0);
       for (int i = 0; i < nlocal; ++i)
         for (int64_t s = 0; s < size; ++s) dest[(size_t) i * size + s] = revbuf_[(size_t) i * revsize_ + offset + s];
       offset += (int) size;
+      value_step[p] = step;
     }
   }
-  if (props_atom) peratom_step = update->ntimestep;
+}
+
+/* ----------------------------------------------------------------------
+   restart: the pair style writes its settings and the element of each type,
+   so read_restart needs no pair_style / pair_coeff
+------------------------------------------------------------------------- */
+
+void PairTensorML::write_restart(FILE *fp)
+{
+  write_restart_settings(fp);
+  for (int t = 1; t <= atom->ntypes; ++t) fwrite(&type_z_[t], sizeof(int), 1, fp);
+}
+
+void PairTensorML::read_restart(FILE *fp)
+{
+  read_restart_settings(fp);
+  allocate();
+  if (comm->me == 0)
+    for (int t = 1; t <= atom->ntypes; ++t) utils::sfread(FLERR, &type_z_[t], sizeof(int), 1, fp, nullptr, error);
+  MPI_Bcast(type_z_.data(), atom->ntypes + 1, MPI_INT, 0, world);
+  for (int i = 1; i <= atom->ntypes; i++)
+    for (int j = i; j <= atom->ntypes; j++) setflag[i][j] = (type_z_[i] >= 0 && type_z_[j] >= 0) ? 1 : 0;
+}
+
+static void write_string(const std::string &s, FILE *fp)
+{
+  int n = (int) s.size();
+  fwrite(&n, sizeof(int), 1, fp);
+  fwrite(s.data(), 1, n, fp);
+}
+
+void PairTensorML::write_restart_settings(FILE *fp)
+{
+  write_string(model_path_, fp);
+  write_string(device_, fp);
+  write_string(dtype_, fp);
+  fwrite(&properties_only_, sizeof(int), 1, fp);
+  fwrite(efield_, sizeof(double), 3, fp);
+}
+
+void PairTensorML::read_restart_settings(FILE *fp)
+{
+  std::string *fields[3] = {&model_path_, &device_, &dtype_};
+  for (auto *field : fields) {
+    int n = 0;
+    if (comm->me == 0) utils::sfread(FLERR, &n, sizeof(int), 1, fp, nullptr, error);
+    MPI_Bcast(&n, 1, MPI_INT, 0, world);
+    std::vector<char> buf(n + 1, '\0');
+    if (comm->me == 0 && n > 0) utils::sfread(FLERR, buf.data(), 1, n, fp, nullptr, error);
+    MPI_Bcast(buf.data(), n, MPI_CHAR, 0, world);
+    *field = std::string(buf.data(), n);
+  }
+  if (comm->me == 0) {
+    utils::sfread(FLERR, &properties_only_, sizeof(int), 1, fp, nullptr, error);
+    utils::sfread(FLERR, efield_, sizeof(double), 3, fp, nullptr, error);
+  }
+  MPI_Bcast(&properties_only_, 1, MPI_INT, 0, world);
+  MPI_Bcast(efield_, 3, MPI_DOUBLE, 0, world);
+  load_model();
+}
+
+/* ---------------------------------------------------------------------- */
+
+int PairTensorML::pack_forward_comm(int n, int *list_, double *buf, int /*pbc_flag*/, int * /*pbc*/)
+{
+  double **v = atom->v;
+  int m = 0;
+  for (int k = 0; k < n; ++k) {
+    const int j = list_[k];
+    buf[m++] = v[j][0];
+    buf[m++] = v[j][1];
+    buf[m++] = v[j][2];
+  }
+  return m;
+}
+
+void PairTensorML::unpack_forward_comm(int n, int first, double *buf)
+{
+  double **v = atom->v;
+  int m = 0;
+  for (int i = first; i < first + n; ++i) {
+    v[i][0] = buf[m++];
+    v[i][1] = buf[m++];
+    v[i][2] = buf[m++];
+  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -527,6 +645,6 @@ double PairTensorML::memory_usage()
 {
   double bytes = Pair::memory_usage();
   bytes += (double) revbuf_.capacity() * sizeof(double);
-  for (const auto &kv : peratom_values) bytes += (double) kv.second.capacity() * sizeof(double);
+  for (const auto &kv : values) bytes += (double) kv.second.capacity() * sizeof(double);
   return bytes;
 }

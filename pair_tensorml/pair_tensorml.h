@@ -38,30 +38,34 @@ class PairTensorML : public Pair {
   void init_style() override;
   void setup() override;
   double init_one(int, int) override;
+  void write_restart(FILE *) override;
+  void read_restart(FILE *) override;
+  void write_restart_settings(FILE *) override;
+  void read_restart_settings(FILE *) override;
+  int pack_forward_comm(int, int *, double *, int, int *) override;
+  void unpack_forward_comm(int, int, double *) override;
   int pack_reverse_comm(int, int, double *) override;
   void unpack_reverse_comm(int, int *, double *) override;
   double memory_usage() override;
 
-  // ---- read by compute tensorml/props ----
+  // ---- used by compute tensorml/props
   const TensorML::Model &model() const { return *model_; }
-  // Global outputs (not energy/virial) summed over ranks, in LAMMPS units, and the step they belong to.
-  std::map<std::string, std::vector<double>> global_values;
-  bigint global_step = -1;
-  // Per-atom outputs (not forces) of local atoms, [nlocal * size] in LAMMPS units, and their step.
-  std::map<std::string, std::vector<double>> peratom_values;
-  bigint peratom_step = -1;
-  // Global and per-atom outputs the pair evaluates on properties steps.
+  // Properties LAMMPS can report (whole-system-only outputs excluded), global and per-atom.
   std::vector<std::string> global_props, peratom_props;
+  // Latest value of each property in LAMMPS units (global: size; per-atom: nlocal * size, local
+  // atoms) and the step it belongs to.
+  std::map<std::string, std::vector<double>> values;
+  std::map<std::string, bigint> value_step;
+  bool current(const std::string &name) const;
+  // Evaluate these properties for the current positions and velocities, now (during runs only).
+  void evaluate_now(const std::vector<std::string> &names);
   // Conversion factor model -> LAMMPS units of a quantity of the given dimension.
   double to_lammps(const int dimension[3]) const;
-  // Evaluate the per-atom properties of the current positions now (compute tensorml/props calls
-  // this when a per-atom output is used, so APT backward passes run only on those steps).
-  void evaluate_peratom_properties();
 
  protected:
   std::unique_ptr<TensorML::Model> model_;
   std::string model_path_, device_, dtype_;
-  bool properties_only_ = false;
+  int properties_only_ = 0;
   double efield_[3] = {0.0, 0.0, 0.0};    // LAMMPS fix efield units
   std::vector<int> type_z_;                // atomic number per LAMMPS type, -1 = NULL
   double base_[3] = {1.0, 1.0, 1.0};       // one model (length, energy, charge) unit in LAMMPS units
@@ -73,7 +77,8 @@ class PairTensorML : public Pair {
 
   void allocate();
   void load_model();
-  // One model call with the requested outputs, results tallied/stored/communicated.
+  bool needs_velocities(const std::string &name) const;
+  // One model call with the requested outputs; results tallied, stored and communicated.
   void evaluate(const std::vector<std::string> &requested);
 };
 

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-using json = nlohmann_lmp::json;
+using json = nlohmann_lmp::ordered_json;    // keeps the metadata's output order
 
 namespace TensorML {
 
@@ -103,6 +103,8 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
       spec.unit = o.value("unit", std::string());
       spec.reduction = o.value("reduction", std::string("sum"));
       spec.source = o.value("source", std::string());
+      spec.per_atom_form = o.value("per_atom_form", std::string());
+      if (o.contains("needs")) spec.needs = o.at("needs").get<std::vector<std::string>>();
       if (spec.per_atom && spec.ghost != "sum" && spec.ghost != "local")
         throw fail(path, "per-atom output " + spec.name + " has unknown ghost rule '" + spec.ghost + "'");
       outputs[spec.name] = spec;

@@ -31,7 +31,9 @@ struct OutputSpec {
   int dimension[3] = {0, 0, 0};  // exponents of (length, energy, charge)
   std::string ghost;             // per-atom: "sum" (reverse-communicated) or "local"
   std::string reduction;         // global: "sum" (over ranks) or "system" (whole systems only)
-  std::string source;            // the output this one is an autograd derivative of, if any
+  std::string source;            // the output this one is derived from, if any
+  std::string per_atom_form;     // global: the per-atom output whose sum over atoms it is, if any
+  std::vector<std::string> needs;  // optional inputs it requires (e.g. "velocities")
   std::string unit;              // human-readable unit of the model
 };
 
@@ -64,7 +66,7 @@ class Model {
   torch::Dtype dtype = torch::kFloat64;
   torch::Device device = torch::kCPU;
   std::map<std::string, OutputSpec> outputs;
-  std::vector<std::string> output_order;  // as listed in the metadata
+  std::vector<std::string> output_order;  // as listed in the metadata (the contract's order)
 
  private:
   torch::jit::Module module_;

@@ -62,3 +62,32 @@ def read_dump(path: Path) -> list[dict[str, np.ndarray]]:
 def read_ave_time(path: Path) -> np.ndarray:
     """Rows of a fix ave/time file with scalar columns (first column: step)."""
     return np.loadtxt(path, comments="#", ndmin=2)
+
+
+# ---- LAMMPS data and comparisons shared by the LAMMPS tests
+TYPE_Z = {1: 8, 2: 1}  # LAMMPS type -> atomic number in the test data files (O, H)
+APT_COLS = [f"c_p[{k}]" for k in range(1, 10)]  # per-atom columns 1-9 of tensorml/props: APT [a][b]
+APTV_COLS = [f"c_p[{k}]" for k in range(10, 13)]  # per-atom columns 10-12: APT_i v_i
+
+
+def write_data(atoms, path, units="metal"):
+    """LAMMPS data file (atom_style atomic, O = type 1, H = type 2) written by ASE."""
+    from ase.io import write
+
+    write(path, atoms, format="lammps-data", specorder=["O", "H"], atom_style="atomic", units=units, masses=True)
+
+
+def frame_system(frame, cell, velocities=True):
+    """A tensorml System from a dump frame with xu yu zu (and vx vy vz) columns."""
+    from tensorml.runtime import System
+
+    numbers = np.array([TYPE_Z[int(t)] for t in frame["type"]])
+    positions = np.stack([frame["xu"], frame["yu"], frame["zu"]], axis=1)
+    v = np.stack([frame["vx"], frame["vy"], frame["vz"]], axis=1) if velocities else None
+    return System(numbers, positions, np.asarray(cell, float), np.array([True, True, True]), velocities=v)
+
+
+def assert_close(a, b, what, rtol=1e-8):
+    """|a - b| <= rtol * max|b|: agreement relative to the scale of the quantity."""
+    scale = max(np.abs(b).max(), 1e-12)
+    np.testing.assert_allclose(a, b, rtol=0, atol=rtol * scale, err_msg=what)

@@ -19,6 +19,8 @@ def test_metadata_is_valid_and_complete(exported):
     assert meta["units"] == {"length": "angstrom", "energy": "eV", "charge": "e"}
     assert meta["outputs"]["apt"] == {"per_atom": True, "shape": [3, 3], "dimension": [0, 0, 1],
                                       "unit": "e", "ghost": "sum", "source": "dipole"}
+    assert meta["outputs"]["dmdt"]["needs"] == ["velocities"]
+    assert meta["outputs"]["dmdt"]["per_atom_form"] == "apt_velocity"
     assert meta["outputs"]["polarizability"]["reduction"] == "sum"
     assert meta["outputs"]["dipole"]["unit"] == "e*angstrom"
     assert meta["outputs"]["polarizability"]["unit"] == "angstrom^3"
@@ -38,7 +40,7 @@ def test_metadata_is_valid_and_complete(exported):
         (lambda m: m["outputs"]["apt"].update(ghost="none"), "output 'apt' has ghost"),
         (lambda m: m["outputs"]["dipole"].update(reduction="mean"), "output 'dipole' has reduction"),
         (lambda m: m["outputs"]["energy"].update(reduction="system"), "output 'energy' has reduction"),
-        (lambda m: m["outputs"].pop("dipole"), "output 'apt' needs 'dipole'"),
+        (lambda m: m["outputs"].pop("dipole"), "needs 'dipole', which the model lacks"),
     ],
 )
 def test_bad_metadata_is_refused(exported, change, message):
@@ -93,6 +95,7 @@ def test_unknown_output_is_named(exported, box):
 def test_scripted_equals_eager(exported, reference_model, box):
     eager = ExportedModel(contract_module(reference_model), model_metadata(reference_model, "float64"))
     system = System.from_atoms(box, exported.units)
+    system.velocities = np.random.default_rng(1).normal(size=system.positions.shape)
     names = list(exported.outputs)
     a = exported.evaluate_one(system, names)
     b = eager.evaluate_one(system, names)
@@ -108,6 +111,7 @@ def test_direct_apt_and_system_outputs(tmp_path):
     model = DirectAptModel()
     meta = export_model(model, tmp_path / "direct.pt")
     assert meta["outputs"]["apt"]["ghost"] == "local" and "source" not in meta["outputs"]["apt"]
+    assert meta["outputs"]["dmdt"]["source"] == "apt"
     assert meta["outputs"]["polarizability"]["reduction"] == "system"
     assert "dipole" not in meta["outputs"]
     loaded = ExportedModel.load(tmp_path / "direct.pt")
@@ -122,3 +126,17 @@ def test_direct_apt_and_system_outputs(tmp_path):
     # direct APTs obey whatever the head makes them obey: here trace = 3 q per atom
     charges = loaded.evaluate_one(systems[0], ["charges"])["charges"]
     np.testing.assert_allclose(np.trace(out[0]["apt"], axis1=1, axis2=2), 3 * charges, atol=1e-12)
+
+
+def test_direct_apt_dmdt(tmp_path):
+    from tensorml.export import export_model
+    from tensorml.structures import water_box
+    from toy_models import DirectAptModel
+
+    export_model(DirectAptModel(), tmp_path / "direct.pt")
+    model = ExportedModel.load(tmp_path / "direct.pt")
+    assert model.metadata["outputs"]["apt_velocity"]["ghost"] == "local"
+    system = System.from_atoms(water_box(2), model.units)
+    system.velocities = np.random.default_rng(0).normal(size=system.positions.shape)
+    out = model.evaluate_one(system, ["apt", "dmdt", "apt_velocity"])
+    np.testing.assert_allclose(out["dmdt"], np.einsum("nab,nb->a", out["apt"], system.velocities), atol=1e-12)

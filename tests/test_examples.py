@@ -36,7 +36,7 @@ def test_lammps_water_example(tmp_path, model_path, nprocs):
     cmd = [tool("lmp"), "-in", "in.water", "-var", "nsteps", "10"]
     run(([tool("mpirun"), "-np", str(nprocs)] if nprocs > 1 else []) + cmd, work)
     tensors = read_ave_time(work / "dipole.dat")
-    assert tensors.shape == (11, 13)  # step, dipole (3), polarizability (9), every step
+    assert tensors.shape == (11, 16)  # step, dipole (3), polarizability (9), dM/dt (3), every step
     frames = read_dump(work / "apt.dump")
     assert [f["step"] for f in frames] == [0, 10]
     apt = np.stack([frames[0][f"c_props[{k}]"] for k in range(1, 10)], 1).reshape(-1, 3, 3)
@@ -47,7 +47,7 @@ def test_lammps_water_example(tmp_path, model_path, nprocs):
 def test_lammps_spcfw_hybrid_example(tmp_path, model_path):
     work = copy_example("lammps", tmp_path, model_path)
     run([tool("lmp"), "-in", "in.water_spcfw", "-var", "nsteps", "10"], work)
-    assert read_ave_time(work / "dipole_spcfw.dat").shape == (11, 13)
+    assert read_ave_time(work / "dipole_spcfw.dat").shape == (11, 16)
 
 
 @pytest.mark.ipi

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ase.io import write
 
-from engines import read_ave_time, read_dump, run_lammps
+from engines import APT_COLS, TYPE_Z, assert_close, frame_system, read_ave_time, read_dump, run_lammps, write_data
 from tensorml.runtime import System
 
 pytestmark = pytest.mark.lammps
 
-APT_COLS = [f"c_p[{k}]" for k in range(1, 10)]
-TYPE_Z = {1: 8, 2: 1}
 NKTV2P_METAL = 1.6021765e6  # LAMMPS metal units: eV/angstrom^3 -> bar
 
 MD = """
@@ -40,17 +37,13 @@ variable        xz equal xz
 variable        yz equal yz
 fix             g all ave/time 10 1 10 v_pe c_p[*] c_vir[*] v_lx v_ly v_lz v_xy v_xz v_yz &
                 file globals.dat format " %.17g"
-dump            d all custom 10 atoms.dump id type x y z xu yu zu fx fy fz {apt}
+dump            d all custom 10 atoms.dump id type x y z xu yu zu vx vy vz fx fy fz {apt}
 dump_modify     d format float %.17g sort id
 velocity        all create 1500.0 12345 dist gaussian
 timestep        0.001
 fix             nve all nve
 run             30
 """
-
-
-def write_data(atoms, path, units="metal"):
-    write(path, atoms, format="lammps-data", specorder=["O", "H"], atom_style="atomic", units=units, masses=True)
 
 
 def lammps_md(tmp_path, atoms, model_path, nprocs=1, newton="on"):
@@ -60,24 +53,23 @@ def lammps_md(tmp_path, atoms, model_path, nprocs=1, newton="on"):
     return read_dump(tmp_path / "atoms.dump"), read_ave_time(tmp_path / "globals.dat")
 
 
-def python_frame(exported, frame, row):
+def box_cell(row):
     lx, ly, lz, xy, xz, yz = row[-6:]
-    cell = np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
-    numbers = np.array([TYPE_Z[int(t)] for t in frame["type"]])
-    positions = np.stack([frame["xu"], frame["yu"], frame["zu"]], axis=1)
-    system = System(numbers, positions, cell, np.array([True, True, True]))
-    return exported.evaluate_one(system, ["energy", "forces", "virial", "dipole", "polarizability", "apt"]), cell
+    return np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
 
 
-def assert_close(a, b, what, rtol=1e-8):
-    scale = max(np.abs(b).max(), 1e-12)
-    np.testing.assert_allclose(a, b, rtol=0, atol=rtol * scale, err_msg=what)
+def python_frame(exported, frame, row):
+    """Python reference on a dump frame (velocities in angstrom/ps: dM/dt per ps)."""
+    cell = box_cell(row)
+    names = ["energy", "forces", "virial", "dipole", "polarizability", "apt", "dmdt", "apt_velocity"]
+    return exported.evaluate_one(frame_system(frame, cell), names), cell
 
 
 @pytest.mark.parametrize(
     "nprocs, newton, triclinic",
     [(1, "on", False), pytest.param(2, "on", False, marks=pytest.mark.mpi),
-     pytest.param(2, "off", False, marks=pytest.mark.mpi), pytest.param(2, "on", True, marks=pytest.mark.mpi)],
+     pytest.param(2, "off", False, marks=pytest.mark.mpi), pytest.param(2, "on", True, marks=pytest.mark.mpi),
+     pytest.param(4, "off", True, marks=pytest.mark.mpi)],
 )
 def test_lammps_matches_python(tmp_path, exported, model_path, box, nprocs, newton, triclinic):
     if triclinic:
@@ -90,12 +82,13 @@ def test_lammps_matches_python(tmp_path, exported, model_path, box, nprocs, newt
     assert [f["step"] for f in frames] == [0, 10, 20, 30] and len(rows) == 4
     for frame, row in zip(frames, rows):
         ref, cell = python_frame(exported, frame, row)
-        pe, dipole, pol, pvir = row[1], row[2:5], row[5:14], row[14:20]
+        pe, dipole, pol, dmdt, pvir = row[1], row[2:5], row[5:14], row[14:17], row[17:23]
         assert pe == pytest.approx(ref["energy"], rel=1e-10)
         assert_close(np.stack([frame["fx"], frame["fy"], frame["fz"]], 1), ref["forces"], "forces")
         assert_close(np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3), ref["apt"], "apt")
         assert_close(dipole, ref["dipole"], "dipole")
         assert_close(pol, ref["polarizability"].ravel(), "polarizability")
+        assert_close(dmdt, ref["dmdt"], "dM/dt (e*angstrom/ps)")
         w = ref["virial"]
         volume = abs(np.linalg.det(cell))
         expected = np.array([w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]]) / volume * NKTV2P_METAL
@@ -141,7 +134,7 @@ def run0(tmp_path, atoms, model_path, units):
     row = read_ave_time(work / "globals.dat")[0]
     forces = np.stack([frame["fx"], frame["fy"], frame["fz"]], 1)
     apt = np.stack([frame[c] for c in APT_COLS], 1)
-    return row[1], forces, row[2:5], row[5:14], apt
+    return row[1], forces, row[2:5], row[5:14], apt  # pe, forces, dipole, polarizability, apt
 
 
 @pytest.mark.parametrize(
@@ -295,3 +288,25 @@ def test_direct_apt_model_and_whole_system_outputs(tmp_path, box):
     ref = model.evaluate_one(System.from_atoms(box, model.units), ["apt", "forces"])
     assert_close(np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3), ref["apt"], "direct apt")
     assert_close(np.stack([frame["fx"], frame["fy"], frame["fz"]], 1), ref["forces"], "forces")
+
+
+@pytest.mark.parametrize("nprocs, newton", [(1, "on"), pytest.param(2, "on", marks=pytest.mark.mpi),
+                                            pytest.param(2, "off", marks=pytest.mark.mpi)])
+def test_two_layer_model_needs_ghost_neighbours(tmp_path, box, nprocs, newton):
+    """halo = 2 cutoff: LAMMPS lists neighbours of ghosts and must still match Python exactly."""
+    from tensorml.export import export_model
+    from tensorml.runtime import ExportedModel
+    from toy_models import TwoLayerModel
+
+    path = tmp_path / "two.pt"
+    meta = export_model(TwoLayerModel(), path)
+    assert meta["halo"] == 2 * meta["cutoff"]
+    model = ExportedModel.load(path)
+    frames, rows = lammps_md(tmp_path, box, path, nprocs, newton)
+    for frame, row in zip(frames, rows):
+        ref = model.evaluate_one(frame_system(frame, box_cell(row)), ["energy", "forces", "dipole", "apt", "dmdt"])
+        assert row[1] == pytest.approx(ref["energy"], rel=1e-10)
+        assert_close(np.stack([frame["fx"], frame["fy"], frame["fz"]], 1), ref["forces"], "forces")
+        assert_close(np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3), ref["apt"], "apt")
+        assert_close(row[2:5], ref["dipole"], "dipole")
+        assert_close(row[5:8], ref["dmdt"], "dmdt")

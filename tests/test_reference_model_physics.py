@@ -183,3 +183,25 @@ def test_float32_export_close_to_float64(tmp_path, reference_model, exported):
     for name in ALL:
         scale = max(np.abs(a[name]).max(), 1e-3)
         np.testing.assert_allclose(b[name], a[name], atol=2e-5 * scale, err_msg=name)
+
+
+def test_dipole_time_derivative(exported, system):
+    """dM/dt = sum_i APT_i v_i: the Jacobian-vector product route, the APT route and finite differences of M."""
+    rng = np.random.default_rng(4)
+    v = rng.normal(size=system.positions.shape)
+    s = moved(system)
+    s.velocities = v
+    jvp = exported.evaluate_one(s, ["dmdt"])["dmdt"]
+    full = exported.evaluate_one(s, ["dmdt", "apt", "apt_velocity"])
+    np.testing.assert_allclose(full["apt_velocity"], np.einsum("nab,nb->na", full["apt"], v), atol=1e-12)
+    np.testing.assert_allclose(full["dmdt"], full["apt_velocity"].sum(0), atol=1e-12)
+    np.testing.assert_allclose(jvp, full["dmdt"], rtol=1e-10, atol=1e-12)
+    h = 1e-5
+    mp = exported.evaluate_one(moved(system, system.positions + h * v), ["dipole"])["dipole"]
+    mm = exported.evaluate_one(moved(system, system.positions - h * v), ["dipole"])["dipole"]
+    np.testing.assert_allclose(jvp, (mp - mm) / (2 * h), atol=1e-7)
+
+
+def test_dmdt_needs_velocities(exported, system):
+    with pytest.raises(ValueError, match="'dmdt' needs velocities"):
+        exported.evaluate_one(system, ["dmdt"])

@@ -58,3 +58,48 @@ class DirectAptModel(PerAtomModel):
         iso = vec.new_zeros(n_systems).index_add(0, batch, torch.ones_like(q))
         pol = iso[:, None, None] * self.eye + big_d[:, :, None] * big_d[:, None, :]
         return {"energy": energy, "apt": apt, "charges": q, "polarizability": pol}
+
+
+class TwoLayerModel(PerAtomModel):
+    """Two message-passing layers: atom i's energy and dipole see neighbours of neighbours.
+
+    h_i = sum_j a(r_ij);  m_i = sum_j b(r_ij) tanh(h_j)  (second layer reads h of the neighbours)
+    E_i = c_t m_i^2 + pair terms;  mu_i = sum_j d(r_ij) tanh(h_j) r_ij;  charges fixed.
+    (With tanh(m_j) in mu_i the dipole would see three hops, beyond the declared halo: the
+    LAMMPS test then fails, as it should.)
+    The halo is 2 x cutoff: LAMMPS must list neighbours of ghost atoms.
+    """
+
+    model_type = "test-two-layer"
+
+    def __init__(self, species=(1, 8), cutoff=3.0, seed=0):
+        super().__init__(list(species), cutoff, message_passing_layers=2)
+        gen = torch.Generator().manual_seed(seed)
+        n = len(self.species)
+        self.basis = GaussianBasis(cutoff, 6)
+
+        def p(*shape, scale=0.2):
+            return torch.nn.Parameter(torch.randn(*shape, generator=gen, dtype=torch.float64) * scale)
+
+        self.a, self.b, self.d, self.e = p(n * n, 6), p(n * n, 6), p(n * n, 6, scale=0.05), p(n * n, 6)
+        self.c = p(n)
+        self.register_buffer("q", torch.tensor([0.4238, -0.8476][:n], dtype=torch.float64))
+
+    def provides(self):
+        return ["energy", "dipole", "charges"]
+
+    def config(self):
+        return {"species": self.species, "cutoff": self.cutoff}
+
+    def forward(self, graph: Dict[str, torch.Tensor], requested: List[str]) -> Dict[str, torch.Tensor]:
+        species, vec, pos = graph["species"], graph["edge_vectors"], graph["positions"]
+        i, j = graph["edge_index"][0], graph["edge_index"][1]
+        n = species.shape[0]
+        b = self.basis(torch.linalg.norm(vec, dim=1))
+        pair = species[i] * len(self.species) + species[j]
+        h = vec.new_zeros(n).index_add(0, i, (self.a[pair] * b).sum(1))
+        m = vec.new_zeros(n).index_add(0, i, (self.b[pair] * b).sum(1) * torch.tanh(h[j]))
+        energy = self.c[species] * m**2 + 0.5 * vec.new_zeros(n).index_add(0, i, (self.e[pair] * b).sum(1) ** 2)
+        mu = vec.new_zeros(n, 3).index_add(0, i, ((self.d[pair] * b).sum(1) * torch.tanh(h[j]))[:, None] * vec)
+        q = self.q[species]
+        return {"energy": energy, "dipole": q[:, None] * pos + mu, "charges": q}

@@ -16,6 +16,7 @@ import sys
 SUBCOMMANDS = [
     "tensorml.commands.export",
     "tensorml.commands.info",
+    "tensorml.commands.spectrum",
 ]
 
 

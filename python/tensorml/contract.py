@@ -54,6 +54,9 @@ INPUTS: dict[str, InputSpec] = {
         InputSpec("n_local", "[]", "int64", U.DIMENSIONLESS,
                   "Atoms 0..n_local-1 are local; global outputs sum over local atoms only."),
         InputSpec("efield", "[B,3]", "float", U.EFIELD, "Uniform external electric field per system."),
+        InputSpec("velocities", "[N,3]", "float", U.LENGTH,
+                  "Optional: velocities in length per time unit T of the engine's choosing; needed by "
+                  "dmdt and apt_velocity, which then come out per T."),
     ]
 }
 
@@ -85,6 +88,8 @@ class OutputSpec:
     doc: str
     source: str | None = None
     reduction: str = "sum"
+    needs: tuple[str, ...] = ()
+    per_atom_form: str | None = None
 
     def to_json(self, unit_system: U.UnitSystem, **overrides: str) -> dict[str, Any]:
         spec = {
@@ -96,15 +101,23 @@ class OutputSpec:
         }
         if not self.per_atom:
             spec["reduction"] = self.reduction
+        if self.source:
+            spec["source"] = self.source  # an autograd derivative of (or formed from) this output
+        if self.needs:
+            spec["needs"] = list(self.needs)  # optional inputs this output requires
+        if self.per_atom_form:
+            spec["per_atom_form"] = self.per_atom_form  # per-atom output that sums to this one
         for key, value in overrides.items():
             if value not in ALTERNATIVES.get((self.name, key), ()):
                 raise MetadataError(f"output {self.name!r} cannot have {key}={value!r}")
-            spec[key] = value
-        if self.source and spec["ghost"] in ("sum", "none"):
-            spec["source"] = self.source  # an autograd derivative of this output
+            if value is None:
+                spec.pop(key, None)
+            else:
+                spec[key] = value
         return spec
 
 
+#: The contract's outputs, in the order metadata lists them and engines report them.
 OUTPUTS: dict[str, OutputSpec] = {
     s.name: s
     for s in [
@@ -115,8 +128,15 @@ OUTPUTS: dict[str, OutputSpec] = {
         OutputSpec("dipole", False, (3,), U.DIPOLE, "none", "Total dipole moment M (sum over local atoms)."),
         OutputSpec("polarizability", False, (3, 3), U.POLARIZABILITY, "none",
                    "Polarizability volume alpha/(4 pi eps0) (sum over local atoms)."),
+        OutputSpec("dmdt", False, (3,), U.DIPOLE, "none",
+                   "Dipole time derivative dM/dt = sum_i APT_i v_i (APTNN seed eqs. 2-4), per time unit of "
+                   "the velocities; one Jacobian-vector product when the APTs are not requested.", "dipole",
+                   needs=("velocities",), per_atom_form="apt_velocity"),
         OutputSpec("apt", True, (3, 3), U.CHARGE, "sum",
                    "Atomic polar tensor apt[i, a, b] = dM_a / dr_ib.", "dipole"),
+        OutputSpec("apt_velocity", True, (3,), U.DIPOLE, "sum",
+                   "Per-atom APT_i v_i (its sum over atoms is dM/dt), per time unit of the velocities.", "dipole",
+                   needs=("velocities",)),
         OutputSpec("charges", True, (), U.CHARGE, "local", "Atomic charges."),
         OutputSpec("atomic_dipoles", True, (3,), U.DIPOLE, "local",
                    "Atomic dipoles (the part of M not carried by charges)."),
@@ -129,6 +149,10 @@ OUTPUTS: dict[str, OutputSpec] = {
 #: Allowed values of ``ghost``/``reduction`` per output, besides the contract default.
 ALTERNATIVES: dict[tuple[str, str], tuple[str, ...]] = {
     ("apt", "ghost"): ("sum", "local"),
+    ("apt", "source"): ("dipole", None),  # None: predicted directly
+    ("apt_velocity", "ghost"): ("sum", "local"),
+    ("apt_velocity", "source"): ("dipole", "apt"),
+    ("dmdt", "source"): ("dipole", "apt"),
     ("dipole", "reduction"): ("sum", "system"),
     ("polarizability", "reduction"): ("sum", "system"),
     ("transition_dipole", "reduction"): ("system",),
@@ -136,7 +160,7 @@ ALTERNATIVES: dict[tuple[str, str], tuple[str, ...]] = {
 
 #: Global outputs a physics model may give as per-atom contributions (summed over local atoms).
 GLOBAL_SUMS = ("energy", "dipole", "polarizability")
-#: Derived outputs and the global output they differentiate.
+#: Derived outputs and the output they come from by default (autograd or contraction).
 DERIVATIVES = {name: spec.source for name, spec in OUTPUTS.items() if spec.source}
 
 
@@ -189,8 +213,9 @@ def build_metadata(
                    "dimension": s.dim.as_list()}
             for name, s in INPUTS.items()
         },
+        # in the registry's order, which engines keep (LAMMPS compute columns follow it)
         "outputs": {name: OUTPUTS[name].to_json(unit_system, **dict((overrides or {}).get(name, {})))
-                    for name in outputs},
+                    for name in OUTPUTS if name in outputs},
         "tensorml_version": __version__,
     }
     if extra:
@@ -229,21 +254,16 @@ def validate_metadata(meta: Mapping[str, Any], *, source: str = "model") -> None
         if name not in OUTPUTS:
             continue  # a newer model may add outputs an engine ignores
         expected = OUTPUTS[name].to_json(system)
-        for key in ("per_atom", "shape", "dimension", "ghost", "reduction", "source"):
-            if key not in expected:
-                continue
-            allowed = ALTERNATIVES.get((name, key), (expected[key],))
-            if key == "source" and spec.get("ghost") == "local":
-                continue  # predicted directly: no source
-            if spec.get(key, expected[key]) not in allowed:
+        for key in ("per_atom", "shape", "dimension", "ghost", "reduction", "source", "needs", "per_atom_form"):
+            default = expected.get(key)
+            allowed = ALTERNATIVES.get((name, key), (default,))
+            if spec.get(key) not in allowed:
                 raise MetadataError(
                     f"{source}: output {name!r} has {key}={spec.get(key)!r}, the contract allows {list(allowed)}"
                 )
     for name, spec in meta["outputs"].items():
-        src = DERIVATIVES.get(name)
-        derived = src is not None and spec.get("ghost") != "local"
-        if derived and src not in meta["outputs"]:
-            raise MetadataError(f"{source}: output {name!r} needs {src!r}, which the model lacks")
+        if "source" in spec and spec["source"] not in meta["outputs"]:
+            raise MetadataError(f"{source}: output {name!r} needs {spec['source']!r}, which the model lacks")
 
 
 def check_requested(meta: Mapping[str, Any], requested) -> None:

@@ -43,7 +43,8 @@ class ContractModule(torch.nn.Module):
         self.derived_from = dict(DERIVATIVES)
         self.derived_from["atomic_energies"] = "energy"
         if self.direct_apt:
-            self.derived_from.pop("apt")
+            for name in ("apt", "dmdt", "apt_velocity"):
+                self.derived_from[name] = "apt"
         # keep the graph for training on derivatives (forces, APT) when True
         self.create_graph: bool = False
         table = torch.full((119,), -1, dtype=torch.long)
@@ -93,10 +94,19 @@ class ContractModule(torch.nn.Module):
 
         want_forces = "forces" in requested
         want_virial = "virial" in requested
-        want_apt = "apt" in requested and not self.direct_apt
+        want_dmdt = "dmdt" in requested
+        want_aptv = "apt_velocity" in requested
+        velocities = torch.zeros_like(positions)
+        if want_dmdt or want_aptv:
+            if "velocities" not in inputs:
+                raise RuntimeError("tensorml: dmdt and apt_velocity need the input 'velocities'")
+            velocities = inputs["velocities"]
+        # full APTs (three backward passes) unless only dM/dt is wanted: then one Jacobian-vector product
+        want_apt = ("apt" in requested or want_aptv) and not self.direct_apt
+        want_jvp = want_dmdt and not want_apt and not self.direct_apt
 
         pos = positions.detach()
-        if want_forces or want_apt:
+        if want_forces or want_apt or want_jvp:
             pos.requires_grad_(True)
         strain: Optional[torch.Tensor] = None
         pos_in = pos
@@ -143,7 +153,7 @@ class ContractModule(torch.nn.Module):
             grads = torch.autograd.grad(
                 [totals["energy"].sum()],
                 grad_inputs,
-                retain_graph=want_apt or self.create_graph,
+                retain_graph=want_apt or want_jvp or self.create_graph,
                 create_graph=self.create_graph,
                 allow_unused=True,
             )
@@ -166,6 +176,25 @@ class ContractModule(torch.nn.Module):
                 )[0]
                 rows.append(_or_zeros(g, pos))
             results["apt"] = torch.stack(rows, dim=1)  # [N, a, b] = dM_a / dr_ib
+        if want_jvp:
+            # dM/dt = J v by the double-backward trick: g(u) = u^T J is linear in a dummy u,
+            # and d(g(u) . v)/du = J v; one graph, no [N, 3, 3] tensor
+            u = torch.zeros((n_systems, 3), dtype=pos.dtype, device=pos.device)
+            u.requires_grad_(True)
+            g = torch.autograd.grad([(totals["dipole"] * u).sum()], [pos], create_graph=True, allow_unused=True)[0]
+            g = _or_zeros(g, pos)
+            jv = torch.autograd.grad([(g * velocities).sum()], [u], retain_graph=self.create_graph,
+                                     create_graph=self.create_graph, allow_unused=True)[0]
+            results["dmdt"] = _or_zeros(jv, u)
+        elif want_dmdt or want_aptv:
+            apt = results["apt"] if "apt" in results else values["apt"]
+            aptv = torch.einsum("nab,nb->na", apt, velocities)
+            results["apt_velocity"] = aptv
+            # a rank's dM/dt sums APT_j v_j over all its atoms (ghost rows are partial derivatives);
+            # a directly predicted APT belongs to its atom, so only local atoms count
+            count = n_local if self.direct_apt else aptv.shape[0]
+            results["dmdt"] = torch.zeros((n_systems, 3), dtype=aptv.dtype, device=aptv.device).index_add(
+                0, batch[:count], aptv[:count])
 
         for name in requested:
             if name in totals:

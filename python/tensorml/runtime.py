@@ -29,18 +29,29 @@ class System:
     cell: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))
     pbc: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=bool))
     efield: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    #: optional, in model length per time unit T (dmdt and apt_velocity come out per T)
+    velocities: np.ndarray | None = None
 
     @classmethod
     def from_atoms(cls, atoms, units: U.UnitSystem, efield_V_per_A=None) -> "System":
-        """An ASE Atoms (angstrom; field in V/angstrom) converted to ``units``."""
+        """An ASE Atoms (angstrom; field in V/angstrom) converted to ``units``.
+
+        Velocities, if the atoms have them, are taken in angstrom/fs (converted to model length/fs).
+        """
         to_model = U.factor(U.LENGTH, U.METAL, units)
         efield = np.zeros(3) if efield_V_per_A is None else np.asarray(efield_V_per_A, float)
+        velocities = None
+        if atoms.has("momenta"):
+            import ase.units
+
+            velocities = atoms.get_velocities() * ase.units.fs * to_model
         return cls(
             numbers=np.asarray(atoms.numbers, dtype=np.int64),
             positions=np.asarray(atoms.positions, dtype=np.float64) * to_model,
             cell=np.asarray(atoms.cell.array, dtype=np.float64) * to_model,
             pbc=np.asarray(atoms.pbc, dtype=bool),
             efield=efield * U.factor(U.EFIELD, U.METAL, units),
+            velocities=velocities,
         )
 
 
@@ -103,7 +114,7 @@ class ExportedModel:
         def t(x, dtype):
             return torch.as_tensor(np.concatenate(x) if isinstance(x, list) else x, dtype=dtype, device=self.device)
 
-        return {
+        inputs = {
             "positions": t(pos, self.dtype),
             "atomic_numbers": t(numbers, torch.long),
             "cell": t(np.stack([np.asarray(s.cell, float).reshape(3, 3) for s in systems]), self.dtype),
@@ -114,10 +125,19 @@ class ExportedModel:
             "n_local": torch.tensor(offset, dtype=torch.long),
             "efield": t(np.stack([np.asarray(s.efield, float).reshape(3) for s in systems]), self.dtype),
         }
+        if any(s.velocities is not None for s in systems):
+            inputs["velocities"] = t([np.zeros((len(s.numbers), 3)) if s.velocities is None
+                                      else np.asarray(s.velocities, float).reshape(-1, 3) for s in systems],
+                                     self.dtype)
+        return inputs
 
     def evaluate(self, systems: Sequence[System], requested: Sequence[str]) -> list[dict[str, np.ndarray]]:
         """Evaluate ``requested`` outputs; one dict of float64 numpy arrays per system."""
         contract.check_requested(self.metadata, requested)
+        for name in requested:
+            for need in self.metadata["outputs"][name].get("needs", []):
+                if need == "velocities" and any(s.velocities is None for s in systems):
+                    raise ValueError(f"the output {name!r} needs velocities: give System(velocities=...)")
         inputs = self.inputs(systems)
         with torch.enable_grad():  # derivatives are taken inside the module
             out = self.module(inputs, list(requested))

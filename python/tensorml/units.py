@@ -202,16 +202,13 @@ AMU_A2_PER_FS2_IN_EV = AMU_SI * (1.0e-10 / 1.0e-15) ** 2 / ELEMENTARY_CHARGE_SI
 
 #: LAMMPS unit styles tensorml.spectra reads: length/energy/charge system,
 #: the unit of time of ``timestep`` and of the time in velocities, in fs.
-#: LAMMPS ``units electron`` gives time in fs but velocities in bohr per
-#: sqrt(amu*bohr^2/hartree) = 1.03275 fs (LAMMPS documentation).
+#: Velocities are length per timestep unit in all three styles: ``units electron``
+#: integrates x += dt v with dt in fs, so velocities are bohr/fs (its documentation
+#: names bohr per 1.03275 fs = sqrt(amu bohr^2/hartree); the positions written by
+#: LAMMPS 2025 show bohr/fs, tests/test_spectra_lammps.py checks it).
 LAMMPS_UNIT_SYSTEMS = {"metal": METAL, "real": REAL, "electron": ATOMIC}
 LAMMPS_TIME_UNIT_FS: dict[str, float] = {"metal": 1.0e3, "real": 1.0, "electron": 1.0}
-LAMMPS_VELOCITY_TIME_UNIT_FS: dict[str, float] = {
-    "metal": 1.0e3,
-    "real": 1.0,
-    # sqrt(amu * bohr^2 / hartree): bohr in m, times sqrt(kg / J), in fs
-    "electron": ase.units.Bohr * 1.0e-10 * (ase.units._amu / (ase.units.Hartree * ase.units._e)) ** 0.5 * 1.0e15,
-}
+LAMMPS_VELOCITY_TIME_UNIT_FS: dict[str, float] = {"metal": 1.0e3, "real": 1.0, "electron": 1.0}
 
 
 def time_factor(source: str, target: str = "fs") -> float:
@@ -238,3 +235,34 @@ def frequency_factor(source: str, target: str = "cm-1") -> float:
         if name not in FREQUENCY_UNITS:
             raise ValueError(f"unknown frequency unit {name!r}; known: {', '.join(FREQUENCY_UNITS)}")
     return FREQUENCY_UNITS[source] / FREQUENCY_UNITS[target]
+
+
+# ---------------------------------------------------------------------------
+# Reference-data conversions (issue 3: labelling, readers of users' labels).
+# Appended section: names above are unchanged.
+# ---------------------------------------------------------------------------
+
+#: One debye in e*angstrom (dipoles of Gaussian/ORCA outputs).
+DEBYE = ase.units.Debye
+
+#: One atomic unit of polarizability (bohr^3 as a polarizability volume alpha/(4 pi eps0))
+#: in angstrom^3.  Atomic units have 4 pi eps0 = 1, so alpha in a.u. *is* the volume in bohr^3.
+POLARIZABILITY_AU = factor(POLARIZABILITY, ATOMIC, METAL)
+
+#: One atomic unit of electric field (hartree/(e*bohr)) in V/angstrom.
+EFIELD_AU = factor(EFIELD, ATOMIC, METAL)
+
+
+def polarizability_au_to_volume(alpha_au):
+    """Polarizability in atomic units (e^2 bohr^2/hartree) -> polarizability volume in angstrom^3."""
+    return alpha_au * POLARIZABILITY_AU
+
+
+def polarizability_volume_to_au(alpha_volume_A3):
+    """Polarizability volume in angstrom^3 -> atomic units (e^2 bohr^2/hartree = bohr^3)."""
+    return alpha_volume_A3 / POLARIZABILITY_AU
+
+
+def polarizability_charge2length2_per_energy_to_volume(alpha_e2A2_per_eV):
+    """alpha in e^2*angstrom^2/eV -> polarizability volume alpha/(4 pi eps0) in angstrom^3."""
+    return alpha_e2A2_per_eV * COULOMB_CONSTANT

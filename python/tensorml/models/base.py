@@ -39,15 +39,15 @@ import torch
 #: Contract outputs that follow from each per-atom quantity of a model.
 OUTPUTS_OF = {
     "energy": ["energy", "forces", "virial", "atomic_energies"],
-    "dipole": ["dipole", "apt"],
+    "dipole": ["dipole", "apt", "dmdt", "apt_velocity"],
     "polarizability": ["polarizability"],
     "charges": ["charges"],
     "atomic_dipoles": ["atomic_dipoles"],
-    "apt": ["apt"],
+    "apt": ["apt", "dmdt", "apt_velocity"],
 }
 
 #: Derivative outputs of the contract per system output (autograd still applies).
-SYSTEM_DERIVED = {"energy": ["forces", "virial"], "dipole": ["apt"]}
+SYSTEM_DERIVED = {"energy": ["forces", "virial"], "dipole": ["apt", "dmdt", "apt_velocity"]}
 
 
 class PerAtomModel(torch.nn.Module):
@@ -81,7 +81,10 @@ class PerAtomModel(torch.nn.Module):
         """Metadata ``ghost``/``reduction`` values that differ from the contract's defaults."""
         overrides: dict[str, dict[str, str]] = {}
         if "apt" in self.provides():
-            overrides["apt"] = {"ghost": "local"}  # predicted per atom, not a derivative
+            # predicted per atom, not a derivative: ghost entries are discarded, dM/dt comes from it
+            overrides["apt"] = {"ghost": "local", "source": None}
+            overrides["apt_velocity"] = {"ghost": "local", "source": "apt"}
+            overrides["dmdt"] = {"source": "apt"}
         for name in self.system_outputs():
             if name in ("dipole", "polarizability"):
                 overrides[name] = {"reduction": "system"}

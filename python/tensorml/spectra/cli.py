@@ -1,0 +1,114 @@
+"""What ``tensorml spectrum ir|raman|vdos`` does with its parsed arguments (kept out of the argparse module)."""
+
+from __future__ import annotations
+
+from ..units import SPEED_OF_LIGHT_CM_PER_FS
+from .assemble import Context, apt_reducer_factory, load_atoms, load_global, velocity_reducer_factory
+from .settings import SpectralSettings
+
+
+def _settings(args, ctx: Context, dt_fs: float, default_qcf: str) -> SpectralSettings:
+    T = args.temperature
+    if ctx.ipi is not None and ctx.ipi.temperature:
+        if T is not None and abs(T - ctx.ipi.temperature) > 1e-6 * T:
+            raise ValueError(f"mismatched temperatures: --temperature {T:g} K but {ctx.ipi.path} says "
+                             f"{ctx.ipi.temperature:g} K")
+        T = ctx.ipi.temperature
+    nyquist = 1.0 / (2.0 * SPEED_OF_LIGHT_CM_PER_FS * dt_fs)
+    if args.max_freq and nyquist < args.max_freq:
+        ctx.notes["warning: sampling"] = (f"frames every {dt_fs:g} fs resolve up to {nyquist:.0f} cm^-1 (Nyquist), "
+                                          f"below --max-freq {args.max_freq:g}; faster modes alias")
+    return SpectralSettings(dt_fs=dt_fs, corr_length_fs=args.corr_length, window=args.window,
+                            window_param=args.window_param, zero_pad=args.zero_pad, blocks=args.blocks,
+                            max_wavenumber=min(args.max_freq, nyquist) if args.max_freq else None,
+                            qcf=args.qcf or default_qcf, temperature=T)
+
+
+def _meta(ctx: Context, sources, extra=None) -> dict[str, str]:
+    dt, dt_src = ctx.timestep()
+    meta = {"sources": " ".join(sources), "MD time step": f"{dt:g} fs ({dt_src})"}
+    if ctx.opts.lammps_log or ctx.opts.lammps_units:
+        try:
+            meta["LAMMPS units"] = ctx.lammps_units()
+        except ValueError:
+            pass
+    meta.update(extra or {})
+    meta.update({k: v for k, v in ctx.notes.items() if not k.startswith("warning")})
+    return meta
+
+
+def compute(args, ctx: Context):
+    if args.kind == "ir":
+        return _ir(args, ctx)
+    if args.kind == "raman":
+        return _raman(args, ctx)
+    return _vdos(args, ctx)
+
+
+def _ir(args, ctx: Context):
+    from .ir import ir_spectrum
+
+    names: dict = {}
+    if args.dipole or args.dmdt:
+        if args.decompose or args.intra_inter or args.auto_cross:
+            raise ValueError("decompositions go through APTs: use --apt (with velocities)")
+        if args.velocities:
+            raise ValueError("--velocities belongs to the APT route (--apt)")
+        route = "dipole" if args.dipole else "dmdt"
+        specs = args.dipole or args.dmdt
+        series = [load_global(s, route, ctx) for s in specs]
+        runs = [{"series": s.values} for s in series]
+        dt = series[0].dt_fs
+        kind = "dipole autocorrelation (eq. 1)" if route == "dipole" else "dM/dt from the files (eq. 2)"
+    else:
+        route = "dmdt"
+        specs = args.apt
+        vels = args.velocities or [None] * len(specs)
+        if len(vels) != len(specs):
+            raise ValueError(f"{len(specs)} --apt runs but {len(vels)} --velocities")
+        make = apt_reducer_factory(ctx, args.decompose, args.groups, args.intra_inter, args.molecule_size, names)
+        atom_runs = [load_atoms(a, v, ctx, make) for a, v in zip(specs, vels)]
+        runs = [r.data for r in atom_runs]
+        dt = atom_runs[0].dt_fs
+        kind = "dM/dt = sum_i APT_i v_i (eqs. 2-4)"
+        specs = [s + (f" + {v}" if v else "") for s, v in zip(specs, vels)]
+    settings = _settings(args, ctx, dt, "harmonic")
+    volume = ctx.volume()
+    unit = args.unit
+    if unit == "auto":
+        unit = "cm-1" if volume else "km/mol"
+    meta = _meta(ctx, specs, {"input": kind})
+    return ir_spectrum(runs, settings, route=route, unit=unit, volume=volume, n_molecules=args.molecules,
+                       part_names=names.get("parts"), auto_cross=args.auto_cross, meta=meta)
+
+
+def _raman(args, ctx: Context):
+    from .raman import raman_spectrum
+
+    series = [load_global(s, "polarizability", ctx) for s in args.polarizability]
+    settings = _settings(args, ctx, series[0].dt_fs, "harmonic")
+    scale = args.scale or ("cross-section" if args.laser else "lineshape")
+    meta = _meta(ctx, args.polarizability)
+    return raman_spectrum([{"polarizability": s.values} for s in series], settings, scale=scale,
+                          laser_cm1=args.laser, n_molecules=args.molecules, meta=meta)
+
+
+def _vdos(args, ctx: Context):
+    from .assemble import partition
+    from .vdos import vdos_spectrum
+
+    holder: dict = {}
+    make = velocity_reducer_factory(ctx, holder)
+    runs = [load_atoms(None, v, ctx, make) for v in args.velocities]
+    atoms = holder["atoms"]
+    if atoms.masses is None:
+        raise ValueError("no masses: give --type-map (elements), --masses, or dump a 'mass'/'element' column")
+    part = partition(atoms, args.decompose, args.groups) if args.decompose else None
+    settings = _settings(args, ctx, runs[0].dt_fs, "none")
+    if settings.qcf != "none":
+        raise ValueError("the VDOS is classical: --qcf does not apply")
+    meta = _meta(ctx, args.velocities)
+    return vdos_spectrum([{"velocities": r.data["velocities"]} for r in runs], atoms.masses, settings,
+                         part_index=None if part is None else part[1], part_names=None if part is None else part[0],
+                         meta=meta)
+

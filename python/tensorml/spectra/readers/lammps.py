@@ -1,0 +1,368 @@
+"""Readers for LAMMPS ``fix ave/time`` files, ``dump custom`` text files and ``log.lammps``.
+
+Column selection is by the names in the file header (``c_p[1]``, ``vx``, ...), never by
+position alone.  The names of a quantity come, in this order, from
+
+1. the user (``--columns dipole=c_p[1],c_p[2],c_p[3]``, or a range ``c_p[1:3]``, or compute
+   indices ``1:3`` of the single compute in the file);
+2. the layout ``compute tensorml/props`` prints to the log (``global vector: [1] dipole_x
+   ...``, ``per-atom array: [1] apt_xx ...``), when the log is given;
+3. the default layout of ``compute tensorml/props`` (:data:`GLOBAL_DEFAULT`,
+   :data:`PERATOM_DEFAULT`):
+
+   * global vector: [1-3] dipole x y z, [4-12] polarizability xx xy xz yx yy yz zx zy zz,
+     [13-15] dM/dt x y z (when present);
+   * per-atom array: [1-9] apt, row-major [a][b] = dM_a/dr_b, [10-12] APT_i v_i (apt_velocity),
+     [13] charges, [14-16] atomic dipoles (the layout of the reference model; a model without
+     some of these shifts the columns, which the log then states).
+
+Units (LAMMPS ``units`` style; from ``ITEM: UNITS`` of a dump written with ``dump_modify
+units yes``, the log, or the user): metal: e*angstrom, angstrom^3, angstrom/ps, ps; real:
+e*angstrom, angstrom^3, angstrom/fs, fs; electron: e*bohr, bohr^3, bohr/fs, fs (the velocities
+LAMMPS integrates with; its documentation says bohr per 1.03275 fs, see tensorml.units).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+GLOBAL_DEFAULT = {"dipole": list(range(1, 4)), "polarizability": list(range(4, 13)), "dmdt": list(range(13, 16))}
+PERATOM_DEFAULT = {"apt": list(range(1, 10)), "apt_velocity": list(range(10, 13)), "charges": [13],
+                   "atomic_dipoles": list(range(14, 17))}
+
+_VEC = ["x", "y", "z"]
+_TEN = [a + b for a in "xyz" for b in "xyz"]
+#: quantity -> (accepted property-name prefixes in the compute layout, component suffixes in order)
+PROPERTY_NAMES = {
+    "dipole": (["dipole"], _VEC),
+    "polarizability": (["polarizability"], _TEN),
+    "dmdt": (["dmdt", "dipole_dt", "dipole_derivative", "dMdt", "dipole_velocity"], _VEC),
+    "apt": (["apt"], _TEN),
+    "apt_velocity": (["apt_velocity"], _VEC),
+    "atomic_dipoles": (["atomic_dipoles"], _VEC),
+    "charges": (["charges"], [""]),
+}
+
+_CID = re.compile(r"^c_([^\[\]]+)\[(\d+)\]$")
+
+
+# ----------------------------------------------------------------------------- log
+@dataclass
+class LammpsLog:
+    """What a log.lammps says: units style, timestep(s), initial box volume, compute layouts."""
+
+    path: str
+    units: str | None = None
+    timesteps: list[float] = field(default_factory=list)
+    volume: float | None = None
+    layouts: dict[str, dict[str, dict[int, str]]] = field(default_factory=dict)
+
+    @property
+    def timestep(self) -> float | None:
+        """The timestep (LAMMPS time units) if the log sets exactly one value."""
+        vals = sorted(set(self.timesteps))
+        if len(vals) > 1:
+            raise ValueError(f"{self.path}: several timesteps {vals}; give the one of the analysed run")
+        return vals[0] if vals else None
+
+
+def read_log(path) -> LammpsLog:
+    """Parse the echoed ``units``/``timestep`` commands, box lines and tensorml/props layouts."""
+    log = LammpsLog(str(path))
+    units = set()
+    with open(path, errors="replace") as fh:
+        lines = fh.read().splitlines()
+    box = re.compile(r"(orthogonal|triclinic) box = \(([^)]*)\) to \(([^)]*)\)")
+    for k, line in enumerate(lines):
+        s = line.split("#", 1)[0].strip()
+        m = re.match(r"^units\s+(\S+)$", s)
+        if m:
+            units.add(m.group(1))
+            continue
+        m = re.match(r"^timestep\s+(\S+)$", s)
+        if m:
+            try:
+                log.timesteps.append(float(m.group(1)))
+            except ValueError:
+                pass  # "timestep ${dt}": LAMMPS echoes the substituted line next
+            continue
+        m = box.search(line)
+        if m and log.volume is None:
+            lo = np.array(m.group(2).split(), dtype=float)
+            hi = np.array(m.group(3).split(), dtype=float)
+            log.volume = float(np.prod(hi - lo))
+            continue
+        m = re.search(r"compute tensorml/props (\S+) columns:", line)
+        if m:
+            layout: dict[str, dict[int, str]] = {"global": {}, "peratom": {}}
+            for follow in lines[k + 1 : k + 3]:
+                kind = ("global" if "global vector:" in follow else "peratom" if "per-atom array:" in follow
+                        else None)
+                if kind:
+                    layout[kind] = {int(i): n for i, n in re.findall(r"\[(\d+)\]\s+(\S+)", follow)}
+            log.layouts[m.group(1)] = layout
+    if len(units) > 1:
+        raise ValueError(f"{path}: several units styles {sorted(units)}")
+    log.units = units.pop() if units else None
+    return log
+
+
+# ----------------------------------------------------------------------------- columns
+def compute_ids(names) -> list[str]:
+    """IDs of the computes whose elements c_ID[k] appear among the column names."""
+    ids: list[str] = []
+    for n in names:
+        m = _CID.match(n)
+        if m and m.group(1) not in ids:
+            ids.append(m.group(1))
+    return ids
+
+
+def _layout_indices(layout: dict[int, str], quantity: str) -> list[int] | None:
+    prefixes, suffixes = PROPERTY_NAMES[quantity]
+    by_name = {n: i for i, n in layout.items()}
+    for p in prefixes:
+        want = [p if not s else f"{p}_{s}" for s in suffixes]
+        if all(w in by_name for w in want):
+            return [by_name[w] for w in want]
+    return None
+
+
+def parse_column_spec(spec: str, names, compute_id: str | None = None) -> list[str]:
+    """Column names from ``a,b,c``, ``c_p[1:3]`` (c_p[1]..c_p[3]) or ``1:3`` (indices of the compute)."""
+    out: list[str] = []
+    for tok in [t.strip() for t in spec.split(",") if t.strip()]:
+        m = re.match(r"^(?:(\w+)\[)?(\d+):(\d+)\]?$", tok)
+        if m:
+            prefix = m.group(1)
+            if prefix is None:
+                if compute_id is None:
+                    ids = compute_ids(names)
+                    if len(ids) != 1:
+                        raise ValueError(f"index range {tok!r} is ambiguous: computes {ids} in the file")
+                    compute_id = ids[0]
+                prefix = f"c_{compute_id}"
+            out += [f"{prefix}[{k}]" for k in range(int(m.group(2)), int(m.group(3)) + 1)]
+        else:
+            out.append(tok)
+    missing = [n for n in out if n not in names]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the file (columns: {' '.join(names)})")
+    return out
+
+
+def resolve_columns(names, quantity: str, kind: str, user_spec: str | None = None,
+                    log: LammpsLog | None = None, compute_id: str | None = None) -> list[str]:
+    """Header column names holding ``quantity`` (see the module docstring for the precedence)."""
+    names = list(names)
+    if user_spec:
+        return parse_column_spec(user_spec, names, compute_id)
+    ids = [compute_id] if compute_id else compute_ids(names)
+    if log is not None and log.layouts:
+        ids_log = [i for i in ids if i in log.layouts] or ([compute_id] if compute_id in (log.layouts or {}) else [])
+        if len(ids_log) == 1:
+            idx = _layout_indices(log.layouts[ids_log[0]][kind], quantity)
+            if idx is None:
+                raise ValueError(f"the log's tensorml/props layout of compute {ids_log[0]!r} has no {quantity} "
+                                 f"({kind}: {log.layouts[ids_log[0]][kind]})")
+            cols = [f"c_{ids_log[0]}[{k}]" for k in idx]
+            missing = [c for c in cols if c not in names]
+            if missing:
+                raise ValueError(f"{quantity}: columns {missing} (from the log's layout) are not in the file")
+            return cols
+    if len(ids) != 1:
+        raise ValueError(f"cannot tell which columns hold {quantity}: computes {ids or 'none'} among the columns "
+                         f"{' '.join(names)}; give --columns {quantity}=...")
+    default = (GLOBAL_DEFAULT if kind == "global" else PERATOM_DEFAULT).get(quantity)
+    if default is None:
+        raise ValueError(f"no default columns for {quantity}; give --columns {quantity}=...")
+    cols = [f"c_{ids[0]}[{k}]" for k in default]
+    missing = [c for c in cols if c not in names]
+    if missing:
+        raise ValueError(f"{quantity}: the default columns {cols[0]}..{cols[-1]} of compute tensorml/props are not "
+                         f"all in the file (missing {missing}); give --columns {quantity}=... or the log")
+    return cols
+
+
+# ----------------------------------------------------------------------------- fix ave/time
+@dataclass
+class AveTime:
+    """A ``fix ave/time`` file: step numbers (T,), column names and values (T, C)."""
+
+    path: str
+    steps: np.ndarray
+    names: list[str]
+    data: np.ndarray
+    dropped: int = 0
+
+    def columns(self, cols) -> np.ndarray:
+        idx = [self.names.index(c) for c in cols]
+        return self.data[:, idx]
+
+
+def _floats(tokens, what):
+    try:
+        return np.array(tokens, dtype=float)
+    except ValueError as err:
+        raise ValueError(f"{what}: non-numeric value ({err})") from None
+
+
+def read_ave_time(path) -> AveTime:
+    """Read a ``fix ave/time`` file (mode scalar, or mode vector as c_ID[row] columns)."""
+    from . import drop_repeated_steps
+
+    with open(path) as fh:
+        lines = fh.read().splitlines()
+    comments = []
+    k = 0
+    while k < len(lines) and (lines[k].startswith("#") or not lines[k].strip()):
+        if lines[k].startswith("#"):
+            comments.append(lines[k][1:].split())
+        k += 1
+    heads = [c for c in comments if c and c[0] == "TimeStep"]
+    if not heads:
+        raise ValueError(f"{path}: no '# TimeStep ...' header line: not a LAMMPS fix ave/time file")
+    body = [ln for ln in lines[k:] if ln.strip() and not ln.startswith("#")]
+    if heads[-1][1:] == ["Number-of-rows"]:
+        return _read_ave_time_vector(path, comments, body)
+    names = heads[-1][1:]
+    ncol = len(names) + 1
+    rows = [ln.split() for ln in body]
+    for j, r in enumerate(rows):
+        if len(r) != ncol:
+            raise ValueError(f"{path}: data line {j + 1} has {len(r)} fields, the header names {ncol} "
+                             "(a truncated last line of a killed run? remove it)")
+    if not rows:
+        raise ValueError(f"{path}: no data lines")
+    arr = _floats(rows, str(path))
+    steps, data, dropped = drop_repeated_steps(arr[:, 0].astype(np.int64), arr[:, 1:])
+    return AveTime(str(path), steps, names, data, dropped)
+
+
+def _read_ave_time_vector(path, comments, body) -> AveTime:
+    rowhead = [c for c in comments if c and c[0] == "Row"]
+    if not rowhead:
+        raise ValueError(f"{path}: mode vector file without a '# Row ...' header")
+    quantities = rowhead[-1][1:]
+    steps, frames = [], []
+    j = 0
+    while j < len(body):
+        head = body[j].split()
+        if len(head) != 2:
+            raise ValueError(f"{path}: expected 'step nrows' at data line {j + 1}, got {body[j]!r}")
+        step, nrows = int(head[0]), int(head[1])
+        block = [ln.split() for ln in body[j + 1 : j + 1 + nrows]]
+        if len(block) != nrows or any(len(b) != len(quantities) + 1 for b in block):
+            raise ValueError(f"{path}: incomplete block at step {step}")
+        frames.append(_floats(block, str(path))[:, 1:].T.reshape(-1))
+        steps.append(step)
+        j += 1 + nrows
+    nrows = len(frames[0]) // len(quantities)
+    names = []
+    for q in quantities:
+        base = q[:-3] if q.endswith("[*]") else q
+        names += [f"{base}[{r}]" for r in range(1, nrows + 1)]
+    if any(len(f) != len(names) for f in frames):
+        raise ValueError(f"{path}: the number of rows changes between steps")
+    from . import drop_repeated_steps
+
+    s, data, dropped = drop_repeated_steps(np.array(steps, dtype=np.int64), np.array(frames))
+    return AveTime(str(path), s, names, data, dropped)
+
+
+# ----------------------------------------------------------------------------- dump custom
+@dataclass
+class DumpFrame:
+    """One frame of a text ``dump custom`` file, atoms sorted by id."""
+
+    step: int
+    names: list[str]
+    data: np.ndarray  # (N, C) floats; NaN in non-numeric columns
+    strings: dict[str, np.ndarray]  # non-numeric columns (e.g. element)
+    volume: float
+    units: str | None = None
+    time: float | None = None
+
+    def columns(self, cols) -> np.ndarray:
+        try:
+            idx = [self.names.index(c) for c in cols]
+        except ValueError:
+            missing = [c for c in cols if c not in self.names]
+            raise ValueError(f"dump columns {missing} missing (columns: {' '.join(self.names)})") from None
+        return self.data[:, idx]
+
+
+def _box_volume(kind: str, rows) -> float:
+    rows = np.array(rows, dtype=float)
+    if "abc" in kind:  # general triclinic: a, b, c vectors and origin
+        a, b, c = rows[:, :3]
+        return float(abs(np.dot(a, np.cross(b, c))))
+    if rows.shape[1] == 3:  # restricted triclinic: bounds and tilts
+        xy, xz, yz = rows[:, 2]
+        xlo = rows[0, 0] - min(0.0, xy, xz, xy + xz)
+        xhi = rows[0, 1] - max(0.0, xy, xz, xy + xz)
+        ylo = rows[1, 0] - min(0.0, yz)
+        yhi = rows[1, 1] - max(0.0, yz)
+        return float((xhi - xlo) * (yhi - ylo) * (rows[2, 1] - rows[2, 0]))
+    return float(np.prod(rows[:, 1] - rows[:, 0]))
+
+
+def iter_dump(path) -> Iterator[DumpFrame]:
+    """Frames of a text ``dump custom`` (or atom) file; atoms sorted by the ``id`` column."""
+    with open(path, "rb") as fh:
+        line = fh.readline()
+        nframe = 0
+        while line:
+            if not line.strip():
+                line = fh.readline()
+                continue
+            units = time = step = natoms = volume = None
+            names = None
+            while line and names is None:
+                item = line.decode().strip()
+                if not item.startswith("ITEM:"):
+                    raise ValueError(f"{path}: expected an 'ITEM:' line in frame {nframe}, got {item[:60]!r}")
+                if item == "ITEM: TIMESTEP":
+                    step = int(fh.readline())
+                elif item == "ITEM: UNITS":
+                    units = fh.readline().decode().strip()
+                elif item == "ITEM: TIME":
+                    time = float(fh.readline())
+                elif item == "ITEM: NUMBER OF ATOMS":
+                    natoms = int(fh.readline())
+                elif item.startswith("ITEM: BOX BOUNDS"):
+                    volume = _box_volume(item, [fh.readline().split() for _ in range(3)])
+                elif item.startswith("ITEM: ATOMS"):
+                    names = item.split()[2:]
+                else:
+                    raise ValueError(f"{path}: unknown dump section {item!r}")
+                if names is None:
+                    line = fh.readline()
+            if names is None or step is None or natoms is None:
+                raise ValueError(f"{path}: incomplete frame header (frame {nframe})")
+            raw = [fh.readline() for _ in range(natoms)]
+            if len(raw) < natoms or not raw[-1].strip():
+                raise ValueError(f"{path}: frame {nframe} (step {step}) is truncated")
+            tok = np.array(b" ".join(raw).split())
+            if tok.size != natoms * len(names):
+                raise ValueError(f"{path}: frame {nframe} (step {step}) has {tok.size} values, expected "
+                                 f"{natoms} x {len(names)}")
+            tok = tok.reshape(natoms, len(names))
+            data = np.full((natoms, len(names)), np.nan)
+            strings = {}
+            for j, n in enumerate(names):
+                try:
+                    data[:, j] = tok[:, j].astype(float)
+                except ValueError:
+                    strings[n] = tok[:, j].astype(str)
+            if "id" in names:
+                order = np.argsort(data[:, names.index("id")], kind="stable")
+                data = data[order]
+                strings = {k: v[order] for k, v in strings.items()}
+            yield DumpFrame(step, names, data, strings, volume if volume is not None else np.nan, units, time)
+            nframe += 1
+            line = fh.readline()
