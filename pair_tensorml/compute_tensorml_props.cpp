@@ -40,11 +40,29 @@ static std::vector<std::string> column_names(const TensorML::OutputSpec &spec)
 
 ComputeTensorMLProps::ComputeTensorMLProps(LAMMPS *lmp, int narg, char **arg) : Compute(lmp, narg, arg)
 {
-  if (narg != 3) error->all(FLERR, "Illegal compute tensorml/props command: compute ID group tensorml/props");
   pair_ = find_pair();
-  global_ = pair_->global_props;
-  peratom_ = pair_->peratom_props;
   const auto &model = pair_->model();
+  if (narg == 3) {
+    global_ = pair_->global_props;
+    peratom_ = pair_->peratom_props;
+  } else {
+    // an explicit list: only these properties are evaluated when the compute is invoked
+    for (int iarg = 3; iarg < narg; ++iarg) {
+      std::string name = arg[iarg];
+      auto &g = pair_->global_props;
+      auto &a = pair_->peratom_props;
+      if (std::find(g.begin(), g.end(), name) != g.end())
+        global_.push_back(name);
+      else if (std::find(a.begin(), a.end(), name) != a.end())
+        peratom_.push_back(name);
+      else {
+        std::string known;
+        for (const auto &k : g) known += " " + k;
+        for (const auto &k : a) known += " " + k;
+        error->all(FLERR, "compute tensorml/props: the model provides no property '{}'; it provides{}", name, known);
+      }
+    }
+  }
 
   // with a group other than all, global outputs that are sums of a per-atom output (dM/dt =
   // sum_i APT_i v_i) are summed over the group; the others stay whole-system values
@@ -52,7 +70,8 @@ ComputeTensorMLProps::ComputeTensorMLProps(LAMMPS *lmp, int narg, char **arg) : 
   if (igroup != 0)
     for (size_t k = 0; k < global_.size(); ++k) {
       const auto &form = model.output(global_[k]).per_atom_form;
-      if (!form.empty() && std::find(peratom_.begin(), peratom_.end(), form) != peratom_.end()) grouped_[k] = form;
+      const auto &avail = pair_->peratom_props;
+      if (!form.empty() && std::find(avail.begin(), avail.end(), form) != avail.end()) grouped_[k] = form;
     }
 
   int nvec = 0, ncols = 0;
@@ -101,7 +120,12 @@ PairTensorML *ComputeTensorMLProps::find_pair() const
 void ComputeTensorMLProps::init()
 {
   pair_ = find_pair();
-  if (pair_->global_props != global_ || pair_->peratom_props != peratom_)
+  auto available = [](const std::vector<std::string> &have, const std::vector<std::string> &want) {
+    for (const auto &w : want)
+      if (std::find(have.begin(), have.end(), w) == have.end()) return false;
+    return true;
+  };
+  if (!available(pair_->global_props, global_) || !available(pair_->peratom_props, peratom_))
     error->all(FLERR, "compute tensorml/props {}: the pair style's model changed since the compute was defined", id);
 }
 

@@ -1,5 +1,9 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   tensorml: compute ID group tensorml/props
+   tensorml: compute ID group tensorml/props [property ...]
+
+   Without a list, all properties of the model; with one (e.g. "dipole
+   polarizability", "dmdt", "apt apt_velocity"), only those, in that order:
+   a compute is evaluated whole, so list only what a step should pay for.
 
    Global vector: the model's global properties in the contract's order
    (dipole x y z, polarizability xx xy xz yx yy yz zx zy zz, dM/dt x y z, ...)

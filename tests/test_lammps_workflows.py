@@ -32,12 +32,12 @@ def test_groups_reduce_and_sum_rules(tmp_path, model_path, exported, box):
 group           oxygen type 1
 group           hydrogen type 2
 compute         p all tensorml/props
-compute         po oxygen tensorml/props
-compute         ph hydrogen tensorml/props
+compute         po oxygen tensorml/props dipole polarizability dmdt
+compute         ph hydrogen tensorml/props dmdt
 compute         asr all reduce sum c_p[1] c_p[2] c_p[3] c_p[4] c_p[5] c_p[6] c_p[7] c_p[8] c_p[9]
 compute         mv all reduce sum c_p[10] c_p[11] c_p[12]
 fix             g all ave/time 5 1 5 c_p[13] c_p[14] c_p[15] c_po[13] c_po[14] c_po[15] &
-                c_ph[13] c_ph[14] c_ph[15] c_asr[*] c_mv[*] c_po[1] c_p[1] file g.dat format " %.17g"
+                c_ph[1] c_ph[2] c_ph[3] c_asr[*] c_mv[*] c_po[1] c_p[1] file g.dat format " %.17g"
 dump            d all custom 5 atoms.dump id type xu yu zu vx vy vz {aptv}
 dump_modify     d format float %.17g sort id
 velocity        all create 600.0 4 dist gaussian
@@ -47,6 +47,7 @@ run             10
 """.format(aptv=" ".join(APTV_COLS))
     proc = run_lammps(tmp_path, script, nprocs=2)
     assert "dmdt_x (group)" in proc.stdout  # the log says which columns the group restricts
+    assert "compute tensorml/props ph columns:\n  global vector: [1] dmdt_x (group)" in proc.stdout
     rows = read_ave_time(tmp_path / "g.dat")
     frames = read_dump(tmp_path / "atoms.dump")
     oxygen = np.array([s == "O" for s in box.get_chemical_symbols()])
@@ -172,3 +173,18 @@ run             10
             assert_close(np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3), ref["apt"], "bead apt")
         beads.append(rows[-1, 1:4])
     assert np.abs(beads[0] - beads[1]).max() > 1e-4  # the beads are different configurations
+
+
+def test_property_list_selects_columns(tmp_path, model_path, box):
+    write_data(box, tmp_path / "data.lmp")
+    proc = run_lammps(tmp_path, HEAD.format(model=model_path) + """
+compute         a all tensorml/props apt dipole
+compute         b all tensorml/props dmdt
+thermo_style    custom step c_a[1] c_b[1]
+run             0
+""")
+    assert "global vector: [1] dipole_x [2] dipole_y [3] dipole_z\n  per-atom array: [1] apt_xx" in proc.stdout
+    assert "compute tensorml/props b columns:\n  global vector: [1] dmdt_x [2] dmdt_y [3] dmdt_z\n" in proc.stdout
+    bad = run_lammps(tmp_path, HEAD.format(model=model_path) + "compute c all tensorml/props quadrupole\n",
+                     check=False)
+    assert bad.returncode != 0 and "provides no property 'quadrupole'" in bad.stdout
