@@ -1,21 +1,26 @@
-"""The i-PI driver: the PES class on its own, and i-PI + tensorml-ipi over a unix socket."""
+"""The i-PI driver on its own: the PES class (units, layouts, batching, errors) and the tensorml-ipi
+command without i-PI (vanished or missing server, bad model).  Runs with i-PI: test_ipi_runs.py."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
-import uuid
 
 import numpy as np
 import pytest
-from ase.io import read, write
+from ase.io import write
+
+from pathlib import Path
 
 from engines import tool
+from test_ipi_runs import absolute_pythonpath
+from tensorml_ipi import cli
 from tensorml import units as U
 from tensorml.runtime import System
-from tensorml_ipi.pes import TensorMLDriver, bec_from_apt
+from tensorml_ipi.pes import DriverError, TensorMLDriver, bec_from_apt, resolve_device
 
 pytestmark = pytest.mark.ipi
 
@@ -98,7 +103,7 @@ def test_wrong_atom_count_and_unknown_element(tmp_path, model_path, box):
     write(tmp_path / "init.extxyz", box)
     d = TensorMLDriver(template=str(tmp_path / "init.extxyz"), model=str(model_path))
     cell, pos = to_wire(box)
-    with pytest.raises(ValueError, match="i-PI sent 80 atoms but the template"):
+    with pytest.raises(DriverError, match="i-PI sent 80 atoms but the template"):
         d.compute_structure(cell, pos[:80])
     bad = box.copy()
     bad.symbols[0] = "C"
@@ -107,93 +112,9 @@ def test_wrong_atom_count_and_unknown_element(tmp_path, model_path, box):
         TensorMLDriver(template=str(tmp_path / "bad.extxyz"), model=str(model_path))
 
 
-XML = """<simulation verbosity="low" floatformat="%.16e">
-  <output prefix="sim">
-    <trajectory filename="pos" stride="1" format="ase"> positions{{ase}} </trajectory>
-    <trajectory filename="dipole" stride="1" extra_type="dipole"> extras </trajectory>
-    <trajectory filename="BEC" stride="1" extra_type="BEC"> extras </trajectory>
-    <trajectory filename="pol" stride="1" extra_type="polarizability"> extras </trajectory>
-  </output>
-  <total_steps>3</total_steps>
-  <prng><seed>7</seed></prng>
-  <ffsocket name="tml" mode="unix" pbc="false"><address>{address}</address></ffsocket>
-  <system>
-    <initialize nbeads="2">
-      <file mode="ase">init.extxyz</file>
-      <velocities mode="thermal" units="kelvin">300</velocities>
-    </initialize>
-    <forces><force forcefield="tml"/></forces>
-    <ensemble><temperature units="kelvin">300</temperature></ensemble>
-    <motion mode="dynamics">
-      <dynamics mode="nvt"><timestep units="femtosecond">0.25</timestep>
-        <thermostat mode="pile_l"><tau units="femtosecond">100</tau></thermostat></dynamics>
-    </motion>
-  </system>
-</simulation>
-"""
-
-
-def read_extras(path):
-    """Blocks of an i-PI extras trajectory written with extra_type=<key>: one array per step."""
-    blocks = []
-    for chunk in path.read_text().split("#EXTRAS")[1:]:
-        body = chunk.split("\n", 1)[1]
-        blocks.append(np.array([[float(x) for x in line.split()] for line in body.strip().splitlines()]))
-    return blocks
-
-
-def driver_command(how, model_path):
-    if how == "tensorml-ipi":
-        return [tool("tensorml-ipi"), "--model", str(model_path), "--template", "init.extxyz", "--unix"]
-    import tensorml_ipi.pes as pes
-
-    return [tool("i-pi-py_driver"), "-m", "custom", "-P", pes.__file__,
-            "-o", f"template=init.extxyz,model={model_path}", "-u", "-a"]
-
-
-@pytest.mark.parametrize("how", ["tensorml-ipi", "i-pi-py_driver"])
-def test_ipi_end_to_end(tmp_path, model_path, exported, box, how):
-    write(tmp_path / "init.extxyz", box)
-    address = f"tml-{uuid.uuid4().hex[:8]}"
-    (tmp_path / "input.xml").write_text(XML.format(address=address))
-    server = subprocess.Popen([tool("i-pi"), "input.xml"], cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    client = subprocess.Popen(driver_command(how, model_path) + [address], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        out_server, _ = server.communicate(timeout=240)
-        out_client, _ = client.communicate(timeout=60)
-    finally:
-        server.kill()
-        client.kill()
-    assert server.returncode == 0, out_server[-3000:]
-    assert client.returncode == 0, out_client[-3000:]
-    assert "exit message from i-PI" in out_client
-
-    for bead in range(2):
-        dipoles = read_extras(tmp_path / f"sim.dipole_{bead}")
-        becs = read_extras(tmp_path / f"sim.BEC_{bead}")
-        pols = read_extras(tmp_path / f"sim.pol_{bead}")
-        frames = read(tmp_path / f"sim.pos_{bead}.extxyz", index=":")
-        assert len(dipoles) == len(becs) == len(pols) == len(frames) >= 3
-        # step 0: beads sit on the input structure as written to init.extxyz (8 decimals), read
-        # by i-PI with ASE's bohr, the CODATA constant tensorml uses: angstrom -> bohr -> angstrom is exact
-        start = read(tmp_path / "init.extxyz")
-        ref = exported.evaluate_one(System.from_atoms(start, exported.units), ["dipole", "apt", "polarizability"])
-        np.testing.assert_allclose(dipoles[0].ravel(), ref["dipole"] / BOHR, rtol=1e-10)
-        np.testing.assert_allclose(becs[0], bec_from_apt(ref["apt"]), rtol=0, atol=1e-10)
-        np.testing.assert_allclose(pols[0].ravel(), ref["polarizability"].ravel() / BOHR**3, rtol=1e-10)
-        # later steps: each bead's extras belong to that bead's positions (written with 8 decimals)
-        last = frames[-1]
-        last.cell = box.cell
-        last.pbc = True
-        ref = exported.evaluate_one(System.from_atoms(last, exported.units), ["dipole"])
-        np.testing.assert_allclose(dipoles[-1].ravel(), ref["dipole"] / BOHR, rtol=1e-6)
-        assert np.abs(dipoles[-1] - dipoles[0]).max() > 1e-4  # the beads moved
-
-
-def test_driver_exits_when_server_vanishes(tmp_path, model_path, box):
-    """A server that accepts and closes: the driver must stop promptly with a clear message."""
+def test_driver_exits_when_server_vanishes(tmp_path, model_path, box, capsys):
+    """A server that accepts and closes: the driver must stop promptly with a clear message
+    (i-PI's own client loop would read empty headers forever). In-process: cli.main."""
     write(tmp_path / "init.extxyz", box)
     prefix = str(tmp_path / "sock_")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -202,30 +123,126 @@ def test_driver_exits_when_server_vanishes(tmp_path, model_path, box):
 
     def serve():
         conn, _ = listener.accept()
+        conn.sendall(b"STATUS      ")
+        conn.recv(12)
         conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    proc = subprocess.run(
-        [tool("tensorml-ipi"), "--model", str(model_path), "--template", "init.extxyz",
-         "--unix", "gone", "--sockets-prefix", prefix],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    status = cli.main(["--model", str(model_path), "--template", str(tmp_path / "init.extxyz"),
+                       "--unix", "gone", "--sockets-prefix", prefix, "--device", "cpu"])
     listener.close()
-    assert proc.returncode == 1
-    assert "lost the i-PI server" in proc.stderr and "closed the connection" in proc.stderr
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "lost the i-PI server after 0 evaluations: i-PI closed the connection" in err
 
 
-def test_driver_gives_up_without_server(tmp_path, model_path, box):
+def test_driver_gives_up_without_server(tmp_path, model_path, box, capsys):
     write(tmp_path / "init.extxyz", box)
-    proc = subprocess.run(
-        [tool("tensorml-ipi"), "--model", str(model_path), "--template", "init.extxyz", "--unix", "nobody",
-         "--sockets-prefix", str(tmp_path / "s_"), "--connect-timeout", "0.5"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1 and "no i-PI server" in proc.stderr
+    status = cli.main(["--model", str(model_path), "--template", str(tmp_path / "init.extxyz"), "--unix", "nobody",
+                       "--sockets-prefix", str(tmp_path / "s_"), "--connect-timeout", "0.5"])
+    assert status == 1 and "no i-PI server" in capsys.readouterr().err
 
 
-def test_driver_reports_bad_model(tmp_path, box):
+def test_driver_reports_bad_model(tmp_path, model_path, box, capsys):
     write(tmp_path / "init.extxyz", box)
-    proc = subprocess.run([tool("tensorml-ipi"), "--model", "missing.pt", "--template", "init.extxyz",
-                           "--unix", "x"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "missing.pt" in proc.stderr and "not found" in proc.stderr
+    status = cli.main(["--model", str(tmp_path / "missing.pt"), "--template", str(tmp_path / "init.extxyz"),
+                       "--unix", "x"])
+    err = capsys.readouterr().err
+    assert status == 2 and "missing.pt" in err and "not found" in err
+    bad = box.copy()
+    bad.symbols[0] = "C"
+    write(tmp_path / "bad.extxyz", bad)
+    assert cli.main(["--model", str(model_path), "--template", str(tmp_path / "bad.extxyz"), "--unix", "x"]) == 2
+    assert "unknown element(s) C: the model knows H, O" in capsys.readouterr().err
+
+
+def test_console_script_prints_pes_path():
+    """The installed entry point runs (and needs no torch for this)."""
+    proc = subprocess.run([tool("tensorml-ipi"), "--pes-path"], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=absolute_pythonpath()))
+    import tensorml_ipi.pes as pes
+
+    assert proc.returncode == 0 and Path(proc.stdout.strip()).samefile(pes.__file__)
+
+
+def test_extras_selection(tmp_path, model_path, box):
+    write(tmp_path / "init.extxyz", box)
+    template, model = str(tmp_path / "init.extxyz"), str(model_path)
+    d = TensorMLDriver(template=template, model=model, extras="dipole+polarizability")
+    assert d.requested == ["energy", "forces", "virial", "dipole", "polarizability"]  # no APT passes
+    assert set(json.loads(d.compute_structure(*to_wire(box))[3])) == {"dipole", "polarizability"}
+    d = TensorMLDriver(template=template, model=model, extras="none")
+    assert d.compute_structure(*to_wire(box))[3] == "{}"
+    d = TensorMLDriver(template=template, model=model, extras="apt,dipole", properties_only=True)
+    assert d.requested == ["apt", "dipole"]
+    with pytest.raises(ValueError, match="unknown extras key 'raw'"):
+        TensorMLDriver(template=template, model=model, extras="raw")
+    with pytest.raises(ValueError, match="cannot give the extras"):
+        TensorMLDriver(template=template, model=model, extras="electron_pairs")
+
+
+def test_parameters_are_checked(tmp_path, model_path, box):
+    """Typos in -o / <parameters> are errors, not silently ignored; <ffdirect>'s verbosity is accepted."""
+    write(tmp_path / "init.extxyz", box)
+    template, model = str(tmp_path / "init.extxyz"), str(model_path)
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['devise'\]"):
+        TensorMLDriver(template=template, model=model, devise="cpu")
+    TensorMLDriver(template=template, model=model, verbosity=True)
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        TensorMLDriver(template=template, model=model, device="gpu")
+    with pytest.raises(FileNotFoundError, match="template structure not found"):
+        TensorMLDriver(template=str(tmp_path / "nope.xyz"), model=model)
+
+
+def test_device_choice(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(ValueError, match="torch sees no CUDA device"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    for name in ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                 "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert resolve_device("auto") == "cuda:0"
+    monkeypatch.setenv("MPI_LOCALRANKID", "6")  # mpich's hydra: clients of one node spread over the GPUs
+    assert resolve_device("cuda") == "cuda:2"
+    assert resolve_device("cuda:1") == "cuda:1"
+    with pytest.raises(ValueError, match="sees 4 CUDA device"):
+        resolve_device("cuda:4")
+
+
+def test_non_finite_is_reported_never_answered(driver, box):
+    """Overlapping atoms make the model return NaN: the error names the evaluation, the structure
+    of the batch and the atoms; non-finite positions from i-PI are refused before the model."""
+    cell, pos = to_wire(box)
+    bad = pos.copy()
+    bad[4] = bad[3]
+    with pytest.raises(DriverError) as err:
+        driver.compute([cell, cell, cell], [pos, bad, pos])
+    msg = str(err.value)
+    assert "evaluation 1 of this driver, structure 2 of the batch of 3: the model returned non-finite" in msg
+    assert "atom(s) 3 (O), 4 (H)" in msg and "shortest interatomic distance 0 bohr (atoms 3, 4" in msg
+    bad = pos.copy()
+    bad[7, 2] = np.inf
+    with pytest.raises(DriverError, match=r"evaluation 2 of this driver: i-PI sent non-finite positions of "
+                                          r"atom\(s\) 7 \(H\)"):
+        driver.compute_structure(cell, bad)
+    assert driver.compute_structure(cell, pos)[0] == pytest.approx(driver.compute_structure(cell, pos)[0])
+
+
+def test_repeated_structures_in_a_batch_are_evaluated_once(driver, box):
+    """i-PI pads a short batch with copies of its last structure: evaluated once, answered each time."""
+    cell, pos = to_wire(box)
+    other = pos.copy()
+    other[0, 0] += 0.01
+    out = driver.compute([cell] * 4, [pos, other, other.copy(), other.copy()])
+    assert driver.evaluated == 2 and driver.structures == 4
+    for got in out[2:]:
+        assert got[0] == out[1][0] and got[3] == out[1][3]
+        np.testing.assert_array_equal(got[1], out[1][1])
+        assert got[1] is not out[1][1]  # separate arrays: i-PI may keep them per bead
+    assert out[0][0] != out[1][0]

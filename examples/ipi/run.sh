@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Run the i-PI example: the i-PI server and the tensorml driver, connected by a unix socket.
-# Usage: ./run.sh [model.pt]   (after `tensorml export reference -o model.pt`)
-set -euo pipefail
+# i-PI example 1: water PIMD (8 beads) with tensorml forces and per-bead dipole, BEC, polarizability.
+# Usage: ./run.sh [model.pt]     (after `tensorml export reference -o model.pt` here)
+# Environment: DEVICE (default auto: cuda if available), THREADS (torch CPU threads per client;
+# default: torch's choice), CLIENTS (default 1; with 2, set <batch_size>4</batch_size> in
+# input.xml so that both get work).
+set -u
 cd "$(dirname "$0")"
+source ./supervise.sh
 model=${1:-model.pt}
-rm -f /tmp/ipi_tensorml-water EXIT RESTART
-i-pi input.xml > ipi.log 2>&1 &
-server=$!
-tensorml-ipi --model "$model" --template init.extxyz --unix tensorml-water &
-driver=$!
-wait "$server"; status=$?
-wait "$driver" || true
+address=tensorml-water
+rm -f "/tmp/ipi_$address" EXIT RESTART water.* \#*\#  # the last run's outputs (i-PI would keep them as #name#N#)
+start_server input.xml
+driver=(tensorml-ipi --model "$model" --template init.extxyz --unix "$address" --device "${DEVICE:-auto}" --threads "${THREADS:-0}")
+if [ "${CLIENTS:-1}" -gt 1 ]; then
+    start_client tensorml-ipi mpirun -np "$CLIENTS" "${driver[@]}"
+else
+    start_client tensorml-ipi "${driver[@]}"
+fi
+supervise || exit $?
 tail -n 3 water.out
-exit $status
