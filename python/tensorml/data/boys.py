@@ -38,12 +38,13 @@ def core_charges(mol) -> np.ndarray:
     return z - 2.0 * core
 
 
-def boys_centres_bohr(mf, conv_tol: float = 1e-9, seed: int = 0) -> np.ndarray:
+def boys_centres_bohr(mf, conv_tol: float = 1e-9, seed: int = 0, accept_grad: float = 1e-4) -> np.ndarray:
     """Boys centres (bohr, shape (n_valence_pairs, 3)) of the valence occupied orbitals of ``mf``.
 
     The localisation is checked for convergence and for internal stability (a saddle point
-    of the Boys functional is followed downhill and re-optimised).  Raises
-    :class:`SCFNotConverged` if the localisation does not converge.  The centres are
+    of the Boys functional is followed downhill and re-optimised).  A run that stalls is
+    accepted if the norm of the orbital-rotation gradient is below ``accept_grad`` (a.u.;
+    1e-4 moves a centre by ~1e-4 bohr); otherwise :class:`SCFNotConverged` is raised.  The centres are
     returned sorted lexicographically by (x, y, z) after rounding, so the order is
     reproducible (it carries no meaning).
     """
@@ -67,7 +68,7 @@ def boys_centres_bohr(mf, conv_tol: float = 1e-9, seed: int = 0) -> np.ndarray:
         loc = lo.Boys(mol, mo_val)
         loc.verbose = 0
         loc.conv_tol = conv_tol
-        loc.max_cycle = 200
+        loc.max_cycle = 60
         loc.init_guess = "atomic"
         mo_loc = loc.kernel(callback=callback)
         for _ in range(3):
@@ -79,7 +80,11 @@ def boys_centres_bohr(mf, conv_tol: float = 1e-9, seed: int = 0) -> np.ndarray:
             conv["ok"] = False
             mo_loc = loc.kernel(mo_new, callback=callback)
         if not conv["ok"]:
-            raise SCFNotConverged("Foster-Boys localisation did not converge")
+            # CIAH can stall just above its own (tight) gradient threshold with a constant
+            # functional; accept the result when the orbital gradient is small anyway
+            gnorm = float(np.linalg.norm(loc.get_grad()))
+            if gnorm > accept_grad:
+                raise SCFNotConverged(f"Foster-Boys localisation did not converge (|g| = {gnorm:.2g})")
     finally:
         np.random.set_state(state)
     with mol.with_common_orig((0.0, 0.0, 0.0)):

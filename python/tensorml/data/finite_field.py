@@ -36,17 +36,21 @@ def build_molecule(symbols, positions_angstrom, level: LevelOfTheory, charge: in
     from pyscf import gto
 
     atom = [(s, tuple(float(x) for x in p)) for s, p in zip(symbols, positions_angstrom)]
+    from ase.data import atomic_numbers
+
+    charge = level.charge if charge is None else int(charge)
+    n_electrons = sum(atomic_numbers[s] for s in symbols) - charge
+    if n_electrons % 2:
+        raise ValueError(f"odd number of electrons ({n_electrons}): only closed shells are supported")
     mol = gto.Mole()
     mol.atom = atom
     mol.unit = "Angstrom"
     mol.basis = level.basis
-    mol.charge = level.charge if charge is None else int(charge)
+    mol.charge = charge
     mol.spin = 0
     mol.verbose = 0
     mol.max_memory = int(level.extra.get("max_memory_mb", 2000))
     mol.build()
-    if mol.nelectron % 2:
-        raise ValueError(f"odd number of electrons ({mol.nelectron}): only closed shells are supported")
     return mol
 
 

@@ -4,7 +4,8 @@ The cheapest correct route (7 SCFs per frame when polarizability or APT is asked
 
 * one SCF at the frame's applied field F0 (zero unless the frame carries ``efield``) gives
   the energy, forces, dipole and Boys centres;
-* six SCFs at F0 +/- h e_a (a = x, y, z), each started from the F0 density, give by
+* six SCFs at F0 +/- h e_a (a = x, y, z), started from the F0 density D0 (+h) and from
+  2 D0 - D(+h) (-h, exact to first order in h), give by
   central differences
 
   - the static polarizability  alpha_ab = dM_a/dF_b = [M_a(F0+h e_b) - M_a(F0-h e_b)] / 2h
@@ -14,6 +15,10 @@ The cheapest correct route (7 SCFs per frame when polarizability or APT is asked
     (APTNN seed Eq. 5, P_i = (grad_i (x) M)^T).  The two derivatives are equal because
     both are -d^2E/(dR_ib dF_a) (Maxwell relation); the first index of ``apt`` is always
     the dipole / field component, the second the displacement / force component.
+
+The six field SCFs use the grid ``level.field_grid_level`` (default 1; grid errors cancel in
+the differences, see :class:`~tensorml.data.theory.LevelOfTheory`); the field frames they
+give (``field_frames=True``) are therefore on that grid.
 
 Field step h = 1e-3 a.u. (0.0514 V/angstrom): the central-difference truncation error is
 gamma h^2 / 6 (gamma the second hyperpolarizability, ~1e3 a.u. for small molecules), about
@@ -32,7 +37,7 @@ eV, eV/angstrom, e*angstrom, angstrom^3, e, angstrom.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -94,7 +99,7 @@ def frame_field_au(atoms) -> np.ndarray:
     return f * _FIELD_TO_AU
 
 
-def _single_point(mol, level, field, props, dm0=None):
+def _single_point(mol, level, field, props, dm0=None, pairs_optional=False):
     mf = run_scf(make_scf(mol, level, field), dm0=dm0)
     out = {"energy": float(mf.e_tot) * _E, "dipole": dipole_au(mf) * _M, "_dipole_au": dipole_au(mf)}
     if "forces" in props or "apt" in props:
@@ -102,7 +107,12 @@ def _single_point(mol, level, field, props, dm0=None):
         out["forces"] = -grad * _F
         out["_forces_au"] = -grad
     if "electron_pairs" in props:
-        out["electron_pairs"] = boys_centres_bohr(mf) * _L
+        try:
+            out["electron_pairs"] = boys_centres_bohr(mf) * _L
+        except SCFNotConverged:
+            if not pairs_optional:
+                raise
+            out["_pairs_failed"] = True
     return mf, out
 
 
@@ -134,17 +144,22 @@ def label_frame(atoms, level: LevelOfTheory, request: LabelRequest = LabelReques
             sub = set(props) | ({"forces"} if "apt" in props else set())
             if not request.field_frames:
                 sub.discard("electron_pairs")
+            field_level = replace(level, grid_level=level.field_grid_level_or_default)
             dip = np.zeros((3, 2, 3))  # [field axis, sign, component] a.u.
             frc = np.zeros((3, 2, len(atoms), 3))
             for b in range(3):
+                guess = dm0
                 for k, sign in enumerate((1.0, -1.0)):
                     field = field0.copy()
                     field[b] += sign * h
-                    _, res = _single_point(mol, level, field, sub, dm0=dm0)
+                    # a field frame whose localisation fails is dropped, not the whole frame
+                    mf, res = _single_point(mol, field_level, field, sub, dm0=guess, pairs_optional=True)
+                    # D(F0 - h) = 2 D(F0) - D(F0 + h) + O(h^2): a better start for the -h SCF
+                    guess = 2.0 * dm0 - mf.make_rdm1()
                     dip[b, k] = res["_dipole_au"]
                     if "_forces_au" in res:
                         frc[b, k] = res["_forces_au"]
-                    if request.field_frames:
+                    if request.field_frames and not res.get("_pairs_failed"):
                         ff = {key: res[key] for key in ("energy", "dipole", "forces", "electron_pairs") if key in res}
                         ff["efield"] = field / _FIELD_TO_AU
                         field_frames.append(ff)

@@ -27,18 +27,26 @@ class LevelOfTheory:
     ``method``: 'HF' or any PySCF/libxc functional name (restricted, closed shell).
     ``basis``: any basis name PySCF knows.  ``density_fit``: RI-J/K with PySCF's default
     auxiliary basis for ``basis`` (or ``auxbasis``).  ``conv_tol`` (hartree) and
+    ``field_grid_level``: grid of the six finite-field SCFs (None: ``grid_level``).  Grid errors
+    cancel in the central differences: level 1 instead of 3 changes alpha and the APTs of a water
+    dimer by 2e-3 a.u. (0.01 %) and < 1e-4 e, and makes those SCFs 1.9x faster.
     ``conv_tol_grad`` (orbital gradient, a.u.) are tight because polarizability and APT are
-    finite differences of dipoles and forces (an error dM gives d(alpha) = dM / field_step).
-    ``grid_level``: PySCF DFT grid level (0-9).
+    finite differences of dipoles and forces (an error dM gives d(alpha) = dM / field_step);
+    on a water trimer (B3LYP/aug-cc-pVDZ) 1e-9/1e-6 changes alpha by 1.4e-4 a.u. and the APTs by
+    3e-5 e compared with 1e-10/1e-7, and saves a tenth of the SCF cycles.
+    ``grid_level``: PySCF DFT grid level (0-9).  Level 2 (PySCF's default is 3) is 1.7x faster
+    and changes B3LYP/aug-cc-pVDZ polarizabilities and APTs of a water dimer by < 1e-3 a.u. and
+    forces by ~1e-5 hartree/bohr (4e-4 eV/angstrom), far below the learning errors.
     """
 
     method: str = DEFAULT_METHOD
     basis: str = DEFAULT_BASIS
     density_fit: bool = True
     auxbasis: str | None = None
-    grid_level: int = 3
-    conv_tol: float = 1e-10
-    conv_tol_grad: float = 1e-7
+    grid_level: int = 2
+    field_grid_level: int | None = 1
+    conv_tol: float = 1e-9
+    conv_tol_grad: float = 1e-6
     max_cycle: int = 100
     charge: int = 0
     extra: dict = field(default_factory=dict, compare=False)
@@ -46,6 +54,10 @@ class LevelOfTheory:
     @property
     def is_hf(self) -> bool:
         return self.method.upper() in ("HF", "RHF")
+
+    @property
+    def field_grid_level_or_default(self) -> int:
+        return self.grid_level if self.field_grid_level is None else int(self.field_grid_level)
 
     def header(self) -> dict:
         """extxyz header entries recording this level of theory."""
@@ -59,6 +71,7 @@ class LevelOfTheory:
         }
         if not self.is_hf:
             head["dft_grid_level"] = int(self.grid_level)
+            head["field_dft_grid_level"] = int(self.field_grid_level_or_default)
         return head
 
     def as_dict(self) -> dict:

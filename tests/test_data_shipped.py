@@ -1,0 +1,63 @@
+"""The datasets shipped in data/ load through the trainer's reader and are physically sane."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tensorml.data import read_dataset
+from tensorml.data.splits import train_test_split
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _load(name):
+    path = DATA / f"{name}.extxyz.xz"
+    if not path.exists():
+        pytest.fail(f"shipped dataset {path} is missing (see data/README.md to make it)")
+    return read_dataset(path)
+
+
+def _check_split(frames):
+    train, test = train_test_split(frames)
+    assert train and test
+    assert not {a.info["system_id"] for a in train} & {a.info["system_id"] for a in test}
+
+
+def test_water_clusters():
+    frames = _load("water_clusters")
+    assert len(frames) >= 100
+    _check_split(frames)
+    sizes = {len(a) // 3 for a in frames}
+    assert {1, 2, 3, 4} <= sizes
+    for a in frames:
+        n = len(a) // 3
+        assert a.get_chemical_symbols() == ["O", "H", "H"] * n
+        assert a.info["method"] == "B3LYP" and a.info["basis"] == "aug-cc-pVDZ"
+        assert a.arrays["forces"].shape == (3 * n, 3) and a.arrays["apt"].shape == (3 * n, 3, 3)
+        np.testing.assert_allclose(a.arrays["apt"].sum(axis=0), 0.0, atol=0.05)  # neutral: sum rule
+        np.testing.assert_allclose(a.info["efield"], 0.0)
+        alpha = a.info["polarizability"]
+        np.testing.assert_allclose(alpha, alpha.T)
+        # ~1.4 angstrom^3 per molecule at this level (experiment 1.47)
+        assert 1.1 * n < np.trace(alpha) / 3 < 2.2 * n  # stretched O-H bonds raise it
+        assert a.info["electron_pairs"].shape == (4 * n, 3)
+        # Boys point charges (O core +6, H +1, pairs -2) reproduce the dipole
+        z = np.where(a.numbers == 8, 6.0, 1.0)
+        dip = z @ a.positions - 2 * a.info["electron_pairs"].sum(axis=0)
+        np.testing.assert_allclose(dip, a.info["dipole"], atol=0.01)
+    # isotropic APTs: about -0.56 e on oxygen, +0.28 e on hydrogen at this level
+    o = np.mean([np.trace(t) / 3 for a in frames for t in a.arrays["apt"][a.numbers == 8]])
+    assert -1.0 < o < -0.4
+
+
+def test_water_cluster_field_frames():
+    frames = _load("water_clusters_fields")
+    parents = {a.info["frame_index"]: a for a in _load("water_clusters")}
+    assert len(frames) >= 6 * len(parents) * 0.9
+    for a in frames[:60]:
+        p = parents[a.info["parent_frame_index"]]
+        np.testing.assert_allclose(a.positions, p.positions)
+        assert np.count_nonzero(a.info["efield"]) == 1
+        assert a.info["electron_pairs"].shape == p.info["electron_pairs"].shape
+        assert a.info["split"] == p.info["split"]
