@@ -16,7 +16,10 @@ import sys
 SUBCOMMANDS = [
     "tensorml.commands.export",
     "tensorml.commands.info",
+    "tensorml.commands.label",
     "tensorml.commands.spectrum",
+    "tensorml.commands.train",
+    "tensorml.commands.evaluate",
 ]
 
 

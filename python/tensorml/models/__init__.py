@@ -11,9 +11,11 @@ from pathlib import Path
 
 from .base import PerAtomModel
 from .reference import ReferenceDipoleModel
+from .tensorial import TensorialModel
 
 MODELS: dict[str, type[PerAtomModel]] = {
     ReferenceDipoleModel.model_type: ReferenceDipoleModel,
+    TensorialModel.model_type: TensorialModel,
 }
 
 

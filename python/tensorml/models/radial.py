@@ -32,3 +32,29 @@ class GaussianBasis(torch.nn.Module):
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         d = r[:, None] - self.centres[None, :]
         return torch.exp(-0.5 * (d / self.width) ** 2) * self.fcut(r)[:, None]
+
+
+class SmoothCutoff(torch.nn.Module):
+    """f_c(r) = ((cos(pi r / r_c) + 1) / 2)^2 for r < r_c, else 0: value, slope and curvature vanish
+    at r_c (the EANN cutoff; smooth enough for APTs = dM/dr trained through their derivatives)."""
+
+    def __init__(self, cutoff: float):
+        super().__init__()
+        self.cutoff = float(cutoff)
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        fc = 0.5 * (torch.cos(r * (math.pi / self.cutoff)) + 1.0)
+        return torch.where(r < self.cutoff, fc * fc, torch.zeros_like(r))
+
+
+class BesselBasis(torch.nn.Module):
+    """sqrt(2/r_c) sin(n pi r / r_c) / r, n = 1..n_basis (NequIP's radial basis; the cutoff is applied apart)."""
+
+    def __init__(self, cutoff: float, n_basis: int = 8):
+        super().__init__()
+        self.cutoff = float(cutoff)
+        self.register_buffer("freqs", torch.arange(1, n_basis + 1, dtype=torch.get_default_dtype()) * math.pi / cutoff)
+        self.prefactor = math.sqrt(2.0 / cutoff)
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        return self.prefactor * torch.sin(r[:, None] * self.freqs) / r[:, None]

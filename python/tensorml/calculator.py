@@ -1,0 +1,88 @@
+"""An ASE calculator for exported tensorml models.
+
+    from tensorml.calculator import TensorMLCalculator
+    atoms.calc = TensorMLCalculator("models/water/model.pt")
+    atoms.get_potential_energy(); atoms.get_forces(); atoms.get_stress()      # if the model has an energy
+    atoms.get_dipole_moment()                                                  # e*angstrom
+    atoms.calc.get_property("polarizability", atoms)                           # angstrom^3, 3x3
+    atoms.calc.get_property("apt", atoms)                                      # e, [N,3,3], apt[i,a,b] = dM_a/dr_ib
+
+Everything goes through :class:`tensorml.runtime.ExportedModel` (the same path as the i-PI
+driver), so the numbers are those LAMMPS and i-PI see.  Results are in ASE units (angstrom,
+eV, e); ``efield`` is a uniform field in V/angstrom.  A cheap set of properties (energy and
+forces, dipole, polarizability, charges) is computed together; APTs and the stress only when
+asked for (they cost extra backward passes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+
+from . import units as U
+from .contract import OUTPUTS
+
+#: ASE property -> contract output
+PROPERTY_OUTPUT = {
+    "energy": "energy",
+    "free_energy": "energy",
+    "energies": "atomic_energies",
+    "forces": "forces",
+    "stress": "virial",
+    "dipole": "dipole",
+    "polarizability": "polarizability",
+    "apt": "apt",
+    "charges": "charges",
+    "atomic_dipoles": "atomic_dipoles",
+    "transition_dipole": "transition_dipole",
+}
+CHEAP = ("energy", "forces", "dipole", "polarizability", "charges")
+
+
+class TensorMLCalculator(Calculator):
+    """ASE calculator over an exported tensorml model (a path or a loaded ExportedModel)."""
+
+    def __init__(self, model, device: str = "cpu", efield=None, **kwargs):
+        from .runtime import ExportedModel
+
+        super().__init__(**kwargs)
+        self.model = model if isinstance(model, ExportedModel) else ExportedModel.load(Path(model), device=device)
+        self.efield = None if efield is None else np.asarray(efield, dtype=float).reshape(3)
+        outputs = set(self.model.outputs)
+        self.implemented_properties = [p for p, o in PROPERTY_OUTPUT.items() if o in outputs]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        from .runtime import System
+
+        super().calculate(atoms, properties, system_changes)
+        unknown = [p for p in properties if p not in self.implemented_properties]
+        if unknown:
+            raise PropertyNotImplementedError(
+                f"the model does not provide {unknown}; it provides {self.implemented_properties}")
+        wanted = {PROPERTY_OUTPUT[p] for p in properties}
+        wanted |= {o for o in CHEAP if o in self.model.outputs and o not in ("energy", "forces")}
+        if "energy" in wanted or "forces" in wanted:
+            wanted |= {o for o in ("energy", "forces") if o in self.model.outputs}
+        if "virial" in wanted and not self.atoms.pbc.all():
+            raise PropertyNotImplementedError("stress needs a periodic cell")
+        units = self.model.units
+        system = System.from_atoms(self.atoms, units, efield_V_per_A=self.efield)
+        order = [o for o in OUTPUTS if o in wanted]
+        res = self.model.evaluate_one(system, order)
+
+        def conv(name):
+            return res[name] * U.factor(OUTPUTS[name].dim, units, U.METAL)
+
+        for prop, output in PROPERTY_OUTPUT.items():
+            if output not in res:
+                continue
+            value = conv(output)
+            if prop == "stress":
+                stress = -value / self.atoms.get_volume()
+                value = np.array([stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2],
+                                  stress[0, 1]])
+            elif prop in ("energy", "free_energy"):
+                value = float(value)
+            self.results[prop] = value
