@@ -1,6 +1,7 @@
 # tensorml: the two commands of the README, and what they need.
-#   make demo   set up .venv, build and install tensorml, export the reference model,
-#               run the LAMMPS example and print the per-step dipoles
+#   make demo   set up .venv, build and install tensorml, run the LAMMPS example (SPC/Fw
+#               water + the shipped water model's tensors, models/water/), print the
+#               per-step dipoles and turn them into an IR spectrum (data + PNG)
 #   make test   set up .venv, build and install tensorml, run the whole test suite
 # Both are idempotent: the install step reruns only when sources change.
 
@@ -27,11 +28,14 @@ $(STAMP): $(BIN)/python $(SOURCES)
 	touch $(STAMP)
 
 demo: install
-	cd examples/lammps && $(BIN)/tensorml export reference -o model.pt && \
-	  PATH=$(BIN):$$PATH lmp -in in.water -log log.lammps | \
-	  sed -n '/^ *Step /,/^Loop time/p'
-	@echo "per-step dipole (e*angstrom) and polarizability (angstrom^3): examples/lammps/dipole.dat;" \
-	      "per-atom APTs: examples/lammps/apt.dump"
+	cd examples/lammps && \
+	  PATH=$(BIN):$$PATH lmp -in in.water_spcfw -var nsteps 2000 -log log.lammps | \
+	  awk '/^ *Step /{p=1} p && n < 21 {print; n++} /^Loop time/{p=0}' && \
+	  echo "  ... (all 2000 steps in examples/lammps/dipole_spcfw.dat)" && \
+	  $(BIN)/tensorml spectrum ir --dipole dipole_spcfw.dat --lammps-log log.lammps --temperature 300 \
+	    -o ir.dat --plot ir.png
+	@echo "per-step dipole (e*angstrom), polarizability (angstrom^3), dM/dt (e*angstrom/fs):" \
+	      "examples/lammps/dipole_spcfw.dat; per-atom APTs: apt_spcfw.dump; IR spectrum: ir.dat, ir.png"
 
 test: install
 	PATH=$(BIN):$$PATH OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra tests

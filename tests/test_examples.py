@@ -46,8 +46,16 @@ def test_lammps_water_example(tmp_path, model_path, nprocs):
 @pytest.mark.lammps
 def test_lammps_spcfw_hybrid_example(tmp_path, model_path):
     work = copy_example("lammps", tmp_path, model_path)
-    run([tool("lmp"), "-in", "in.water_spcfw", "-var", "nsteps", "10"], work)
-    assert read_ave_time(work / "dipole_spcfw.dat").shape == (11, 16)
+    water_model = EXAMPLES.parent / "models" / "water" / "model.pt"  # the example's default
+    run([tool("lmp"), "-in", "in.water_spcfw", "-var", "nsteps", "10", "-var", "model", str(water_model)], work)
+    tensors = read_ave_time(work / "dipole_spcfw.dat")
+    assert tensors.shape == (11, 16)
+    # 27 molecules of the trained model: ~1.4-1.8 angstrom^3 each (isotropic), dipole of a few e*angstrom
+    alpha = tensors[:, 4:13].reshape(-1, 3, 3)
+    assert np.all((np.trace(alpha, axis1=1, axis2=2) / 3 > 27 * 1.2) & (np.trace(alpha, axis1=1, axis2=2) / 3 < 27 * 2.0))
+    frames = read_dump(work / "apt_spcfw.dump")
+    apt = np.stack([frames[-1][f"c_props[{k}]"] for k in range(1, 10)], 1).reshape(-1, 3, 3)
+    np.testing.assert_allclose(apt.sum(0), 0.0, atol=1e-8)
 
 
 @pytest.mark.ipi
