@@ -77,6 +77,39 @@ def write_data(atoms, path, units="metal"):
     write(path, atoms, format="lammps-data", specorder=["O", "H"], atom_style="atomic", units=units, masses=True)
 
 
+SINGLE_POINT = """
+units           {units}
+atom_style      atomic
+boundary        p p p
+read_data       data.lmp
+pair_style      tensorml {model}
+pair_coeff      * * O H
+compute         p all tensorml/props
+variable        pe equal pe
+fix             g all ave/time 1 1 1 v_pe c_p[*] file globals.dat format " %.17g"
+dump            d all custom 1 atoms.dump id fx fy fz {apt}
+dump_modify     d format float %.17g sort id
+run             0
+"""
+
+
+def lammps_single_point(work: Path, atoms, model_path, units: str = "metal", nprocs: int = 1) -> dict:
+    """`run 0` of a model with energy, dipole, polarizability and APT outputs on one frame (O/H atoms in
+    ASE order = LAMMPS ids): pe, forces [N,3], dipole [3], polarizability [9], apt [N,3,3] in LAMMPS `units`."""
+    work.mkdir(parents=True, exist_ok=True)
+    write_data(atoms, work / "data.lmp", units=units)
+    run_lammps(work, SINGLE_POINT.format(units=units, model=model_path, apt=" ".join(APT_COLS)), nprocs=nprocs)
+    frame = read_dump(work / "atoms.dump")[0]
+    row = read_ave_time(work / "globals.dat")[0]
+    return {
+        "pe": row[1],
+        "forces": np.stack([frame["fx"], frame["fy"], frame["fz"]], 1),
+        "dipole": row[2:5],
+        "polarizability": row[5:14],
+        "apt": np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3),
+    }
+
+
 def frame_system(frame, cell, velocities=True):
     """A tensorml System from a dump frame with xu yu zu (and vx vy vz) columns."""
     from tensorml.runtime import System
@@ -91,3 +124,22 @@ def assert_close(a, b, what, rtol=1e-8):
     """|a - b| <= rtol * max|b|: agreement relative to the scale of the quantity."""
     scale = max(np.abs(b).max(), 1e-12)
     np.testing.assert_allclose(a, b, rtol=0, atol=rtol * scale, err_msg=what)
+
+
+def assert_field_response(evaluate, base, apt_atol, alpha_atol, h=1e-4):
+    """Central differences in a uniform field E (V/angstrom, steps h) of forces and dipole from
+    `evaluate(field) -> {'forces', 'dipole'}` equal the model's own response tensors in `base`:
+    dF_ib/dE_a = apt[i, a, b] (Born charges both ways) and dM_a/dE_b = polarizability[a, b] / k_e
+    (angstrom^3 -> e*angstrom per V/angstrom)."""
+    from tensorml import units as U
+
+    n = len(base["apt"])
+    dfde, dmde = np.zeros((n, 3, 3)), np.zeros((3, 3))
+    for a in range(3):
+        field = np.zeros(3)
+        field[a] = h
+        plus, minus = evaluate(field), evaluate(-field)
+        dfde[:, a, :] = (plus["forces"] - minus["forces"]) / (2 * h)
+        dmde[:, a] = (plus["dipole"] - minus["dipole"]) / (2 * h)
+    np.testing.assert_allclose(dfde, base["apt"], atol=apt_atol)
+    np.testing.assert_allclose(dmde, base["polarizability"] / U.COULOMB_CONSTANT, atol=alpha_atol)

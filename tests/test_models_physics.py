@@ -11,6 +11,7 @@ import pytest
 import torch
 from ase.build import molecule
 from scipy.spatial.transform import Rotation
+from engines import assert_field_response
 
 from tensorml import units as U
 from tensorml.export import export_model
@@ -318,19 +319,8 @@ def test_field_response(exported, backbone):
     _, em = exported(backbone, "md")
     atoms = water_dimer()
     base = em.evaluate_one(system(atoms), ["apt", "polarizability"])
-    h = 1e-4
-    dfde = np.zeros((len(atoms), 3, 3))
-    dmde = np.zeros((3, 3))
-    for a in range(3):
-        res = []
-        for sign in (1, -1):
-            field = np.zeros(3)
-            field[a] = sign * h
-            res.append(em.evaluate_one(system(atoms, field), ["forces", "dipole"]))
-        dfde[:, a, :] = (res[0]["forces"] - res[1]["forces"]) / (2 * h)
-        dmde[:, a] = (res[0]["dipole"] - res[1]["dipole"]) / (2 * h)
-    np.testing.assert_allclose(dfde, base["apt"], atol=1e-7)
-    np.testing.assert_allclose(dmde, base["polarizability"] / U.COULOMB_CONSTANT, atol=1e-9)
+    assert_field_response(lambda field: em.evaluate_one(system(atoms, field), ["forces", "dipole"]), base,
+                          apt_atol=1e-7, alpha_atol=1e-9)
 
 
 def test_environment_charges_refuse_ghost_atoms():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from ase.build import molecule
 from scipy.spatial.transform import Rotation
+from engines import assert_field_response
 
 from tensorml import units as U
 from tensorml.export import export_model
@@ -148,19 +149,8 @@ def test_field_response(exported):
     """dF_i/dE = APT_i^T (Born charges both ways) and dM/dE = alpha / k_e (angstrom^3 -> e*angstrom per V/angstrom)."""
     system = cluster()
     base = exported.evaluate_one(system, ["apt", "polarizability"])
-    h = 1e-4  # V/angstrom
-    dfde = np.zeros((len(system.numbers), 3, 3))
-    dmde = np.zeros((3, 3))
-    for a in range(3):
-        res = []
-        for sign in (1, -1):
-            field = np.zeros(3)
-            field[a] = sign * h
-            res.append(exported.evaluate_one(moved(system, efield=field), ["forces", "dipole"]))
-        dfde[:, a, :] = (res[0]["forces"] - res[1]["forces"]) / (2 * h)  # [i, a, b] = dF_ib / dE_a
-        dmde[:, a] = (res[0]["dipole"] - res[1]["dipole"]) / (2 * h)
-    np.testing.assert_allclose(dfde, base["apt"], atol=1e-8)
-    np.testing.assert_allclose(dmde, base["polarizability"] / U.COULOMB_CONSTANT, atol=1e-10)
+    assert_field_response(lambda field: exported.evaluate_one(moved(system, efield=field), ["forces", "dipole"]),
+                          base, apt_atol=1e-8, alpha_atol=1e-10)
 
 
 def test_batched_equals_separate(exported):
