@@ -170,3 +170,32 @@ def test_bec_layout():
                 assert apt[i, b, a] == bec[3 * i + a, b]
     with pytest.raises(ValueError, match="3N, 3"):
         bec_to_apt(np.zeros((4, 3)))
+
+
+def test_diatomic_stretch_peak_and_intensity():
+    """A vibrating, translating HCl-like diatomic (charges +-q, spring k): peak at sqrt(k/mu) and band
+    intensity N_A q^2/mu / (12 eps0 c^2) from the dipole, from APT . v and from differenced positions."""
+    from tensorml.spectra import finite_difference as fd
+    from tensorml.units import CM1_TO_RAD_PER_FS
+
+    m1, m2, q, k_ev = 1.008, 35.45, 0.25, 30.0  # amu, amu, e, eV/angstrom^2
+    mu = m1 * m2 / (m1 + m2)
+    nu = np.sqrt(k_ev / mu / 103.6427) / CM1_TO_RAD_PER_FS  # 1 eV/(angstrom^2 amu) = 1/103.6427 fs^-2
+    (u,), (du,) = (x.T for x in analytic.harmonic_trajectory([nu], mu, 300.0, DT, NFRAMES, seed=4))
+    axis = np.array([1.0, 2.0, 2.0]) / 3.0
+    drift = np.array([0.003, -0.001, 0.002])  # centre-of-mass velocity, angstrom/fs: no IR
+    com = np.arange(NFRAMES)[:, None] * DT * drift
+    bond = (1.27 + u)[:, None] * axis
+    r1, r2 = com - m2 / (m1 + m2) * bond, com + m1 / (m1 + m2) * bond
+    v1, v2 = drift - m2 / (m1 + m2) * du[:, None] * axis, drift + m1 / (m1 + m2) * du[:, None] * axis
+    dipole = q * (r2 - r1)
+    apt = np.broadcast_to(np.array([-q, q])[:, None, None] * np.eye(3), (NFRAMES, 2, 3, 3))
+    vel = np.stack([v1, v2], axis=1)
+    mdot_fd = dipole_derivative(apt[1:-1], fd.central_difference(np.stack([r1, r2], axis=1), DT))
+    expected = analytic.harmonic_band_intensity(q / np.sqrt(mu))
+    band = (nu - 150, nu + 150)
+    for series, route, scale in [(dipole, "dipole", 1.0), (dipole_derivative(apt, vel), "dmdt", 1.0),
+                                 (mdot_fd, "dmdt", fd.attenuation(nu, DT) ** 2)]:
+        s = ir_spectrum([{"series": series}], settings(), route=route, unit="km/mol")
+        assert s.peak(*band) == pytest.approx(nu, abs=1.0)
+        assert s.integrate(*band) == pytest.approx(expected * scale, rel=0.01)

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tensorml.spectra import assemble
+from tensorml.spectra import assemble, peratom, reducers
 from tensorml.spectra.readers import arrays, check_steps, expand_beads, ipi, lammps
 from tensorml.units import AU_TIME_FS, LENGTH_UNITS
 
@@ -154,8 +154,8 @@ def test_dump_through_assemble(tmp_path):
     (tmp_path / "d.dump").write_text(text)
     ctx = assemble.Context(assemble.InputOptions())
     names: dict = {}
-    run = assemble.load_atoms(str(tmp_path / "d.dump"), None, ctx,
-                              assemble.apt_reducer_factory(ctx, "element", names_out=names))
+    run = peratom.load_atoms(str(tmp_path / "d.dump"), None, ctx,
+                              reducers.apt_reducer_factory(ctx, "element", names_out=names))
     assert names["parts"] == ["O", "H"]
     assert run.dt_fs == pytest.approx(4 * 0.5)  # 0.002 ps per 4 steps
     expected = np.einsum("tiab,tib->tia", apt, v)
@@ -165,7 +165,7 @@ def test_dump_through_assemble(tmp_path):
     # a user time step that contradicts ITEM: TIME
     ctx2 = assemble.Context(assemble.InputOptions(timestep_fs=1.0))
     with pytest.raises(ValueError, match="mismatched time steps"):
-        assemble.load_atoms(str(tmp_path / "d.dump"), None, ctx2, assemble.apt_reducer_factory(ctx2))
+        peratom.load_atoms(str(tmp_path / "d.dump"), None, ctx2, reducers.apt_reducer_factory(ctx2))
 
 
 # ----------------------------------------------------------------------------- i-PI

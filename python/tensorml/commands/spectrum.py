@@ -14,6 +14,9 @@ examples:
   # i-PI PIMD: BEC extras and velocities per bead, TRPMD estimator, molar units of 27 molecules
   tensorml spectrum ir --apt 'water.BEC_{bead}' --velocities 'water.vel_{bead}.xyz' --ipi-input input.xml \\
       --unit km/mol --molecules 27 -o ir.dat
+  # a dump with positions only (xu yu zu, no vx vy vz): velocities by central differences, said in the header
+  tensorml spectrum ir --apt apt_xu.dump --lammps-log log.lammps --type-map 1=O,2=H -o ir_apt.dat
+files may be gzip-compressed (dump.gz, props.dat.gz, water.vel_0.xyz.gz, ...).
 column names: LAMMPS columns are picked by header names; default layout of compute tensorml/props:
   global [1-3] dipole, [4-12] polarizability (row-major), [13-15] dM/dt; per-atom [1-9] APT [a][b] = dM_a/dr_b.
   Override with --columns dipole=c_p[1:3] (or names, or compute indices 1:3), or give --lammps-log (its
@@ -43,15 +46,18 @@ def _common(p) -> None:
     g = p.add_argument_group("time, units and inputs")
     g.add_argument("--timestep", type=float, help="MD time step in fs (time between consecutive step numbers; "
                    "for arrays without steps, between rows); checked against the log / i-PI input / files")
-    g.add_argument("--temperature", type=float, help="temperature in K (QCF, absolute units, Bose factors)")
+    g.add_argument("--temperature", type=float, help="temperature in K (QCF, absolute units, Bose factors); "
+                   "default: the i-PI input's ensemble temperature, else the mean thermo Temp of --lammps-log "
+                   "over the analysed steps")
     g.add_argument("--format", choices=["auto", "lammps", "ipi", "array"], default="auto",
                    help="input format (default: detected from each file)")
     g.add_argument("--columns", type=_column, action="append", default=[], metavar="QUANTITY=COLUMNS",
                    help="header columns of a quantity (dipole, dmdt, polarizability, apt, apt_velocity, "
-                   "velocities), e.g. "
+                   "velocities, positions), e.g. "
                    "dipole=c_p[1:3] or dipole=v_mx,v_my,v_mz or apt=1:9 (compute indices); repeatable")
     g.add_argument("--compute-id", help="ID of the tensorml/props compute when several computes are in a file")
-    g.add_argument("--lammps-log", help="log.lammps: units style, timestep, box and the compute's column names")
+    g.add_argument("--lammps-log", help="log.lammps: units style, timestep, box, the compute's column names and "
+                   "the thermo Temp column (temperature when --temperature is not given)")
     g.add_argument("--lammps-units", choices=["metal", "real", "electron"], help="LAMMPS units style")
     g.add_argument("--ipi-input", help="i-PI input XML: timestep, temperature")
     g.add_argument("--array-units", default="internal", choices=["internal", "metal", "real", "electron", "atomic"],
@@ -102,8 +108,13 @@ def register(sub) -> None:
     src.add_argument("--dmdt", nargs="+", metavar="FILE", help="dM/dt series (fix ave/time columns or arrays)")
     src.add_argument("--apt", nargs="+", metavar="FILE", help="APTs: LAMMPS dump with APT and velocity columns, "
                      "i-PI BEC extras (with --velocities), or .npz with 'apt' and 'velocities'")
-    ir.add_argument("--velocities", nargs="+", metavar="FILE",
-                    help="i-PI velocity trajectories (per bead '{bead}', or a v_centroid file), one per --apt run")
+    motion = ir.add_mutually_exclusive_group()
+    motion.add_argument("--velocities", nargs="+", metavar="FILE",
+                        help="i-PI velocity trajectories (per bead '{bead}', or a v_centroid file), one per --apt run")
+    motion.add_argument("--positions", nargs="+", metavar="FILE",
+                        help="no velocities written: velocities are central differences of these unwrapped positions "
+                        "(i-PI positions per bead '{bead}' or x_centroid; for a LAMMPS dump or .npz, the --apt file "
+                        "itself, whose xu yu zu / 'positions' are used by default when it has no velocities)")
     ir.add_argument("--unit", choices=["auto", "cm-1", "km/mol", "K*km/mol", "arb"], default="auto",
                     help="cm-1: n*alpha of the box (needs the volume); km/mol: molar absorption per cm^-1; "
                     "K*km/mol: TRAVIS convention (T times km/mol); arb: max 1 (default: cm-1 with a volume, "
@@ -122,7 +133,9 @@ def register(sub) -> None:
 
     ra = kinds.add_parser("raman", help="Raman (isotropic, anisotropic, polarised, depolarisation ratio)",
                           description="Raman spectra from the polarizability autocorrelation: iso, aniso, "
-                          "parallel = iso + 4/45 aniso, perpendicular = aniso/15, unpolarized = iso + 7/45 aniso.")
+                          "parallel = iso + 4/45 aniso, perpendicular = aniso/15, unpolarized = iso + 7/45 aniso. "
+                          "No decomposition: LAMMPS and i-PI write only the total polarizability (no per-atom "
+                          "polarizabilities or Raman tensors), so Raman spectra cannot be split by atom.")
     ra.add_argument("--polarizability", nargs="+", required=True, metavar="FILE",
                     help="polarizability series: fix ave/time, i-PI polarizability extras, arrays (T,3,3)/(T,9)")
     ra.add_argument("--laser", type=float, help="laser wavenumber nu_L in cm^-1 (cross section ~ (nu_L - nu)^4)")
@@ -134,8 +147,13 @@ def register(sub) -> None:
     ra.set_defaults(func=run)
 
     vd = kinds.add_parser("vdos", help="vibrational density of states (mass-weighted velocity autocorrelation)")
-    vd.add_argument("--velocities", nargs="+", required=True, metavar="FILE",
-                    help="LAMMPS dump (vx vy vz), i-PI velocity xyz ('{bead}' per bead), or .npz 'velocities'")
+    vmotion = vd.add_mutually_exclusive_group(required=True)
+    vmotion.add_argument("--velocities", nargs="+", metavar="FILE",
+                         help="LAMMPS dump (vx vy vz, else xu yu zu differentiated), i-PI velocity xyz ('{bead}' "
+                         "per bead), or .npz 'velocities' (else 'positions')")
+    vmotion.add_argument("--positions", nargs="+", metavar="FILE",
+                         help="velocities by central differences of unwrapped positions: LAMMPS dump (xu yu zu), "
+                         "i-PI positions / x_centroid xyz, or .npz 'positions'")
     vd.add_argument("--decompose", choices=["element", "type", "group"], help="split by element, type or --groups")
     vd.add_argument("--groups", help="groups for --decompose group: 'name:1-10;name2:11-14'")
     _common(vd)

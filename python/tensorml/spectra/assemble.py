@@ -1,4 +1,8 @@
-"""From files to runs: read, convert to internal units, check time steps, average beads, partition atoms.
+"""From files to global series: read, convert to internal units, check time steps, average beads.
+
+Shared by all inputs: :class:`Context` (what the user said, the LAMMPS log and i-PI input, the time
+step and temperature all sources agree on, notes for the output header).  Per-atom data (APTs,
+velocities, positions) are read by :mod:`.peratom`.
 
 Internal units: time fs, dipole e*angstrom, dM/dt e*angstrom/fs, polarizability angstrom^3,
 velocities angstrom/fs, APT e, volume angstrom^3.
@@ -10,6 +14,12 @@ Every source that states it must agree (relative 1e-6), or it is an error; the t
 frames is stride * time step, the stride read from the step numbers, which must be evenly
 spaced (gaps, repeats and uneven spacing are errors).  All series of one run must have the
 same steps, and all runs the same time between frames.
+
+Temperature (K).  ``--temperature``, else the i-PI input's ensemble temperature (a contradicting
+``--temperature`` is an error), else the mean thermo ``Temp`` of the LAMMPS log's MD run over the
+analysed steps (:meth:`Context.temperature`).
+
+Files may be gzip-compressed (:mod:`.readers.files`).
 
 Beads.  A file name with ``{bead}`` stands for one file per bead (LAMMPS partitions, i-PI
 ``_<bead>`` files); i-PI raw extras hold all beads in every file.  Bead data are reduced by
@@ -30,8 +40,8 @@ from ..units import (
     LENGTH_UNITS,
 )
 from . import pimd
-from .decompose import by_label, by_molecule, parse_groups, part_sums
 from .readers import check_finite, check_steps, expand_beads
+from .readers.files import open_text, strip_gz
 from .readers import arrays as arrays_reader
 from .readers import ipi as ipi_reader
 from .readers import lammps as lammps_reader
@@ -103,6 +113,8 @@ class Context:
         self.frame_dt: list[tuple[float, str]] = []
         self.volumes: list[tuple[float, str]] = []
         self.notes: dict[str, str] = {}
+        if self._units:  # the log's timestep counts (and is checked) whatever the inputs are
+            self.lammps_units()
 
     # -- units
     def lammps_units(self, found: str | None = None, source: str = "") -> str:
@@ -123,6 +135,33 @@ class Context:
     def lammps_factor(self, quantity: str, units: str) -> float:
         length = LENGTH_UNITS[LAMMPS_UNIT_SYSTEMS[units].length]
         return _factor(quantity, length, LAMMPS_VELOCITY_TIME_UNIT_FS[units])
+
+    # -- temperature
+    def temperature(self, given: float | None, steps=None) -> tuple[float | None, str]:
+        """(T in K or None, source): --temperature, else the i-PI input, else the LAMMPS log's mean Temp.
+
+        An i-PI ensemble temperature that contradicts --temperature is an error; a LAMMPS log whose mean
+        kinetic temperature (over the analysed steps, ``steps``) differs from --temperature by more
+        than 10 % gives a warning (the instantaneous temperature fluctuates).
+        """
+        ipi_T = self.ipi.temperature if self.ipi is not None else None
+        if ipi_T and given is not None and abs(given - ipi_T) > 1e-6 * given:
+            raise ValueError(f"mismatched temperatures: --temperature {given:g} K but {self.ipi.path} says "
+                             f"{ipi_T:g} K")
+        if ipi_T:
+            return ipi_T, f"{self.ipi.path} <ensemble><temperature>" + (" = --temperature" if given else "")
+        log_T = None
+        if self.log is not None and any("Temp" in b.names for b in self.log.thermo):
+            rng = (int(steps[0]), int(steps[-1])) if steps is not None and len(steps) else (None, None)
+            log_T = self.log.temperature(*rng)
+        if given is not None:
+            if log_T and abs(log_T[0] - given) > 0.1 * given:
+                self.notes["warning: temperature"] = (f"--temperature {given:g} K, but the log says {log_T[0]:.4g} K "
+                                                      f"({log_T[1]})")
+            return given, "--temperature"
+        if log_T:
+            return log_T[0], log_T[1]
+        return None, "not given"
 
     # -- time
     def timestep(self) -> tuple[float, str]:
@@ -188,13 +227,17 @@ class Context:
 
 
 def detect_format(path: str) -> str:
-    """'array-npy', 'array-npz', 'lammps-ave', 'lammps-dump', 'lammps-log', 'ipi-extras', 'ipi-xyz' or 'array-text'."""
+    """'array-npy', 'array-npz', 'lammps-ave', 'lammps-dump', 'lammps-log', 'ipi-extras', 'ipi-xyz' or 'array-text'.
+
+    Gzip-compressed files are recognised by their content (:mod:`.readers.files`).
+    """
     p = str(path)
-    if p.endswith(".npy"):
+    name = strip_gz(p)
+    if name.endswith(".npy"):
         return "array-npy"
-    if p.endswith(".npz"):
+    if name.endswith(".npz"):
         return "array-npz"
-    with open(p, errors="replace") as fh:
+    with open_text(p, errors="replace") as fh:
         head = [fh.readline() for _ in range(3)]
     text = "".join(head)
     if "#EXTRAS" in text:
@@ -304,329 +347,3 @@ def load_global(spec: str, quantity: str, ctx: Context) -> Series:
         vals = pimd.bead_average(vals, axis=1)
     stride = check_steps(steps, spec)
     return Series(steps, vals, ctx.frame_time(stride, spec), spec)
-
-
-# ----------------------------------------------------------------------------- per-atom data
-@dataclass
-class Atoms:
-    """Static per-atom information of a run."""
-
-    ids: np.ndarray
-    types: list[str] | None = None
-    elements: list[str] | None = None
-    molecules: np.ndarray | None = None
-    masses: np.ndarray | None = None
-
-    @property
-    def n(self) -> int:
-        return len(self.ids)
-
-
-def _elements_and_masses(atoms: Atoms, opts: InputOptions) -> Atoms:
-    from ase.data import atomic_masses, atomic_numbers
-
-    if atoms.elements is None and atoms.types is not None and opts.type_map:
-        missing = sorted({t for t in atoms.types if t not in opts.type_map})
-        if missing:
-            raise ValueError(f"--type-map does not name type(s) {missing}")
-        atoms.elements = [opts.type_map[t] for t in atoms.types]
-    if atoms.masses is None:
-        keys = atoms.types if atoms.types is not None else atoms.elements
-        if opts.masses and keys is not None and all(k in opts.masses for k in keys):
-            atoms.masses = np.array([opts.masses[k] for k in keys])
-        elif opts.masses and atoms.elements is not None and all(e in opts.masses for e in atoms.elements):
-            atoms.masses = np.array([opts.masses[e] for e in atoms.elements])
-        elif atoms.elements is not None:
-            bad = sorted({e for e in atoms.elements if e not in atomic_numbers})
-            if bad:
-                raise ValueError(f"unknown element symbol(s) {bad}")
-            atoms.masses = np.array([atomic_masses[atomic_numbers[e]] for e in atoms.elements])
-    return atoms
-
-
-@dataclass
-class AtomRun:
-    """Per-atom data of one run reduced per frame: steps, reduced arrays, atoms, frame spacing."""
-
-    steps: np.ndarray
-    data: dict[str, np.ndarray]
-    atoms: Atoms
-    dt_fs: float
-    source: str
-
-
-def _dump_atoms(frame, opts) -> Atoms:
-    names = frame.names
-    col = lambda n: frame.data[:, names.index(n)]  # noqa: E731
-    ids = col("id").astype(int) if "id" in names else np.arange(1, len(frame.data) + 1)
-    atoms = Atoms(ids)
-    if "type" in names:
-        atoms.types = [str(int(t)) for t in col("type")]
-    if "element" in frame.strings:
-        atoms.elements = list(frame.strings["element"])
-    if "mol" in names:
-        atoms.molecules = col("mol").astype(int)
-    if "mass" in names:
-        atoms.masses = col("mass")
-    return _elements_and_masses(atoms, opts)
-
-
-def _try_columns(names, quantity: str, ctx: Context) -> list[str] | None:
-    try:
-        return lammps_reader.resolve_columns(names, quantity, "peratom", ctx.opts.columns.get(quantity), ctx.log,
-                                             ctx.opts.compute_id)
-    except ValueError:
-        return None
-
-
-def load_atoms_lammps(spec: str, ctx: Context, need_apt: bool, make_reducer) -> AtomRun:
-    """Read LAMMPS dump(s) (one per bead with {bead}); reduce every frame.
-
-    make_reducer(atoms) returns reduce(apt, v, pv=None) -> dict of per-frame arrays (stacked over frames),
-    called with apt (P, N, 3, 3) in e (None unless need_apt), v (P, N, 3) in angstrom/fs and, when the dump
-    has the per-atom ``apt_velocity`` (APT_i v_i) columns of compute tensorml/props (named by the log or
-    --columns apt_velocity=...), pv (P, N, 3) in e*angstrom/fs instead of apt and v (unless --columns apt is
-    given or the centroid estimator needs APTs and velocities separately).
-    """
-    files = expand_beads(spec)
-    iters = [lammps_reader.iter_dump(f) for f in files]
-    steps, out, atoms = [], {}, None
-    apt_cols = vel_cols = pv_cols = None
-    units = vfac = pvfac = None
-    times = []
-    for frames in zip(*iters):
-        f0 = frames[0]
-        if any(f.step != f0.step for f in frames):
-            raise ValueError(f"{spec}: beads out of step at step {f0.step}")
-        if atoms is None:
-            units = ctx.lammps_units(f0.units, files[0] + " (ITEM: UNITS)") if f0.units else ctx.lammps_units()
-            vfac = ctx.lammps_factor("velocities", units)
-            pvfac = ctx.lammps_factor("dmdt", units)
-            if need_apt and "apt" not in ctx.opts.columns and ctx.opts.estimator == "trpmd":
-                pv_cols = _try_columns(f0.names, "apt_velocity", ctx)
-            if need_apt and pv_cols is None:
-                apt_cols = lammps_reader.resolve_columns(f0.names, "apt", "peratom", ctx.opts.columns.get("apt"),
-                                                         ctx.log, ctx.opts.compute_id)
-            if pv_cols is None:
-                vel_cols = (lammps_reader.parse_column_spec(ctx.opts.columns["velocities"], f0.names)
-                            if "velocities" in ctx.opts.columns else ["vx", "vy", "vz"])
-            else:
-                ctx.notes["per-atom dM/dt"] = "apt_velocity columns " + " ".join(pv_cols) + " (APT_i v_i of the run)"
-            atoms = _dump_atoms(f0, ctx.opts)
-            reducer = make_reducer(atoms)
-        ids = f0.data[:, f0.names.index("id")].astype(int) if "id" in f0.names else atoms.ids
-        if ids.shape != atoms.ids.shape or np.any(ids != atoms.ids):
-            raise ValueError(f"{spec}: the atoms change at step {f0.step} (dump of a dynamic group?)")
-        if pv_cols is not None:
-            pv = np.stack([f.columns(pv_cols) for f in frames]) * pvfac
-            check_finite(pv[None], f"{spec} apt_velocity", [f0.step])
-            result = reducer(None, None, pv)
-        else:
-            v = np.stack([f.columns(vel_cols) for f in frames]) * vfac
-            apt = np.stack([f.columns(apt_cols).reshape(-1, 3, 3) for f in frames]) if need_apt else None
-            check_finite(v[None], f"{spec} velocities", [f0.step])
-            if apt is not None:
-                check_finite(apt[None], f"{spec} APT", [f0.step])
-            result = reducer(apt, v)
-        for k, val in result.items():
-            out.setdefault(k, []).append(val)
-        steps.append(f0.step)
-        if f0.time is not None:
-            times.append(f0.time)
-        if np.isfinite(f0.volume):
-            ctx.volumes.append((f0.volume * LENGTH_UNITS[LAMMPS_UNIT_SYSTEMS[units].length] ** 3, spec))
-    if atoms is None:
-        raise ValueError(f"{spec}: no frames")
-    steps = np.array(steps, dtype=np.int64)
-    stride = check_steps(steps, spec)
-    if len(times) == len(steps) and len(steps) > 1:
-        times = np.array(times)
-        per_step = (times[1] - times[0]) / stride
-        if np.max(np.abs(times - times[0] - (steps - steps[0]) * per_step)) > 1e-6 * abs(times[-1] - times[0]):
-            raise ValueError(f"{files[0]}: ITEM: TIME is not proportional to the step (the timestep changed?)")
-        ctx.md_dt.append((per_step * LAMMPS_TIME_UNIT_FS[units], f"{files[0]} (ITEM: TIME)"))
-    if len(files) > 1:
-        ctx.notes["beads"] = f"{len(files)}; estimator {pimd.DESCRIPTIONS[ctx.opts.estimator]}"
-    return AtomRun(steps, {k: np.array(v) for k, v in out.items()}, atoms, ctx.frame_time(stride, spec), spec)
-
-
-def _read_ipi_velocities(spec: str):
-    files = expand_beads(spec)
-    trajs = [ipi_reader.read_xyz(f) for f in files]
-    steps, v = _stack_beads([(t.steps, t.converted()) for t in trajs], spec)
-    return trajs[0], steps, v  # v (T, P, N, 3)
-
-
-def load_atoms_ipi(apt_spec: str | None, vel_spec: str, ctx: Context, make_reducer) -> AtomRun:
-    """i-PI BEC extras (per bead) and xyz velocities (per bead, or a v_centroid file)."""
-    traj0, vsteps, v = _read_ipi_velocities(vel_spec)
-    centroid = traj0.what.startswith("v_centroid")
-    vols = traj0.volumes()
-    if np.all(np.isfinite(vols)):
-        ctx.volumes.append((float(vols.mean()), vel_spec))
-    apt = None
-    steps = vsteps
-    if apt_spec is not None:
-        files = expand_beads(apt_spec)
-        parts, all_beads = [], None
-        for f in files:
-            ex = ipi_reader.read_extras(f, "BEC")
-            if ex.all_beads:
-                all_beads = (ex.steps, ex.values)
-                break
-            parts.append((ex.steps, ex.values))
-        bsteps, bec = all_beads if all_beads is not None else (
-            _stack_beads(parts, apt_spec) if len(parts) > 1 else (parts[0][0], parts[0][1][:, None]))
-        from .ir import bec_to_apt
-
-        apt = bec_to_apt(bec)  # (T, P, N, 3, 3)
-        check_finite(apt, apt_spec, bsteps)
-        if bsteps.shape != vsteps.shape or np.any(bsteps != vsteps):
-            raise ValueError(f"mismatched steps: {apt_spec} has steps {bsteps[:3]}... (every "
-                             f"{check_steps(bsteps, apt_spec)}), {vel_spec} has {vsteps[:3]}... (every "
-                             f"{check_steps(vsteps, vel_spec)})")
-        if apt.shape[2] != v.shape[2]:
-            raise ValueError(f"{apt_spec}: BEC of {apt.shape[2]} atoms, velocities of {v.shape[2]}")
-        if not centroid and apt.shape[1] != v.shape[1]:
-            raise ValueError(f"{apt.shape[1]} beads of BEC but {v.shape[1]} of velocities")
-        if apt.shape[1] > 1 or v.shape[1] > 1:
-            ctx.notes["beads"] = f"{apt.shape[1]}; estimator {pimd.DESCRIPTIONS[ctx.opts.estimator]}"
-    check_finite(v, vel_spec, vsteps)
-    atoms = _elements_and_masses(Atoms(np.arange(1, v.shape[2] + 1), elements=list(traj0.names)), ctx.opts)
-    reducer = make_reducer(atoms)
-    if centroid and ctx.opts.estimator == "trpmd" and apt is not None and apt.shape[1] > 1:
-        raise ValueError("the trpmd estimator needs per-bead velocities, not v_centroid; use --estimator centroid")
-    out = reducer(apt, v)  # all frames at once
-    stride = check_steps(steps, vel_spec)
-    return AtomRun(steps, out, atoms, ctx.frame_time(stride, vel_spec), vel_spec)
-
-
-def load_atoms_array(spec: str, ctx: Context, need_apt: bool, make_reducer) -> AtomRun:
-    """A .npz with 'velocities' (T, [P,] N, 3) and, for APTs, 'apt' (T, [P,] N, 3, 3); optional symbols, masses."""
-    varr = arrays_reader.read_array(spec, "velocities")
-    length, vtime = ARRAY_SYSTEMS[ctx.opts.array_units]
-    v = np.asarray(varr.values, dtype=float) * _factor("velocities", length, vtime)
-    if v.ndim == 3:
-        v = v[:, None]
-    apt = None
-    if need_apt:
-        apt = np.asarray(arrays_reader.read_array(spec, "apt").values, dtype=float)
-        if apt.ndim == 4:
-            apt = apt[:, None]
-        if apt.shape[:3] != v.shape[:3] or apt.shape[3:] != (3, 3):
-            raise ValueError(f"{spec}: apt {apt.shape} and velocities {v.shape} do not match")
-        check_finite(apt, spec)
-    check_finite(v, spec)
-    ex = varr.extras or {}
-    atoms = Atoms(np.arange(1, v.shape[2] + 1),
-                  elements=[str(s) for s in ex["symbols"]] if "symbols" in ex else None,
-                  molecules=np.asarray(ex["molecules"], dtype=int) if "molecules" in ex else None,
-                  masses=np.asarray(ex["masses"], dtype=float) if "masses" in ex else None)
-    atoms = _elements_and_masses(atoms, ctx.opts)
-    if "volume" in ex:
-        ctx.volumes.append((float(ex["volume"]), spec))
-    reducer = make_reducer(atoms)
-    steps = varr.steps if varr.steps is not None else np.arange(len(v))
-    stride = check_steps(steps, spec)
-    if varr.dt_fs is not None:
-        ctx.md_dt.append((varr.dt_fs / stride, f"{spec} (dt_fs)"))
-    return AtomRun(steps, reducer(apt, v), atoms, ctx.frame_time(stride, spec), spec)
-
-
-def load_atoms(apt_spec: str | None, vel_spec: str | None, ctx: Context, make_reducer) -> AtomRun:
-    """Per-atom data from LAMMPS dumps, i-PI BEC + velocities, or an .npz (see the load_atoms_* functions)."""
-    probe = expand_beads(apt_spec or vel_spec)[0]
-    kind = resolve_kind(probe, ctx.opts)
-    if kind == "lammps-dump":
-        if vel_spec and apt_spec and vel_spec != apt_spec:
-            raise ValueError("with LAMMPS dumps the velocities are read from the APT dump itself")
-        return load_atoms_lammps(apt_spec or vel_spec, ctx, apt_spec is not None, make_reducer)
-    if kind in ("ipi-extras", "ipi-xyz"):
-        if vel_spec is None:
-            raise ValueError("i-PI BEC extras need --velocities (the i-PI velocities xyz trajectory, per bead)")
-        return load_atoms_ipi(apt_spec, vel_spec, ctx, make_reducer)
-    if kind == "array-npz":
-        return load_atoms_array(apt_spec or vel_spec, ctx, apt_spec is not None, make_reducer)
-    raise ValueError(f"{probe}: per-atom data must be a LAMMPS dump, i-PI extras/xyz or an .npz")
-
-
-# ----------------------------------------------------------------------------- partitions
-def partition(atoms: Atoms, mode: str | None, groups: str | None = None, molecule_size: int | None = None):
-    """(names, index) for a decomposition mode: element, type, molecule, group (or None)."""
-    if mode is None:
-        return None
-    if mode == "element":
-        if atoms.elements is None:
-            raise ValueError("no element information: give --type-map (e.g. 1=O,2=H) or an element column")
-        return by_label(atoms.elements)
-    if mode == "type":
-        labels = atoms.types if atoms.types is not None else atoms.elements
-        if labels is None:
-            raise ValueError("no atom types in the data")
-        return by_label([f"type{t}" if atoms.types is not None else t for t in labels])
-    if mode == "molecule":
-        return molecules(atoms, molecule_size)
-    if mode == "group":
-        if not groups:
-            raise ValueError("--decompose group needs --groups 'name:ids;name2:ids'")
-        return parse_groups(groups, atoms.ids)
-    raise ValueError(f"unknown decomposition {mode!r}; known: element, type, molecule, group")
-
-
-def molecules(atoms: Atoms, molecule_size: int | None = None):
-    if atoms.molecules is not None and not molecule_size:
-        return by_molecule(atoms.molecules)
-    if molecule_size:
-        return by_molecule(None, atoms.n, molecule_size)
-    raise ValueError("no molecule information: dump the 'mol' column or give --molecule-size")
-
-
-def apt_reducer_factory(ctx: Context, decompose: str | None = None, groups: str | None = None,
-                        intra_inter: bool = False, molecule_size: int | None = None, names_out: dict | None = None):
-    """make_reducer for the APT route: per frame dM/dt = sum_i P_i v_i (estimator applied), summed per part.
-
-    decompose: None or a :func:`partition` mode; intra_inter: also sum per molecule.
-    The part names are stored in ``names_out["parts"]`` once the atoms are known.
-    """
-    est = ctx.opts.estimator
-
-    def make(atoms: Atoms):
-        part = partition(atoms, decompose, groups, molecule_size)
-        mol = molecules(atoms, molecule_size) if intra_inter else None
-        if names_out is not None:
-            prev = names_out.get("parts")
-            new = part[0] if part else None
-            if prev is not None and prev != new:
-                raise ValueError(f"runs have different parts: {prev} vs {new}")
-            names_out["parts"] = new
-
-        def reduce(apt, v, pv=None):
-            """apt (..., P, N, 3, 3), v (..., P, N, 3) (P = 1 for a centroid velocity file), or pv = APT_i v_i."""
-            if pv is not None:  # trpmd: bead average of the per-bead APT_i v_i
-                p = pimd.bead_average(pv, axis=-3)
-            else:
-                single = v.shape[-3] == 1
-                p = pimd.atomic_dmdt(apt, None if (est == "centroid" and single) else v, est,
-                                     centroid_velocities=v[..., 0, :, :] if (est == "centroid" and single) else None)
-            out = {"series": part_sums(p, part[1], len(part[0])) if part else p.sum(axis=-2)}
-            if mol is not None:
-                out["molecules"] = part_sums(p, mol[1], len(mol[0]))
-            return out
-
-        return reduce
-
-    return make
-
-
-def velocity_reducer_factory(ctx: Context, atoms_out: dict):
-    """make_reducer for the VDOS: bead-averaged (centroid) velocities per frame; stores the atoms."""
-
-    def make(atoms: Atoms):
-        atoms_out["atoms"] = atoms
-
-        def reduce(apt, v, pv=None):
-            return {"velocities": v.mean(axis=-3)}
-
-        return reduce
-
-    return make

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 from ..units import SPEED_OF_LIGHT_CM_PER_FS
-from .assemble import Context, apt_reducer_factory, load_atoms, load_global, velocity_reducer_factory
+from .assemble import Context, load_global
+from .peratom import load_atoms
+from .reducers import apt_reducer_factory, velocity_reducer_factory
 from .settings import SpectralSettings
 
 
-def _settings(args, ctx: Context, dt_fs: float, default_qcf: str) -> SpectralSettings:
-    T = args.temperature
-    if ctx.ipi is not None and ctx.ipi.temperature:
-        if T is not None and abs(T - ctx.ipi.temperature) > 1e-6 * T:
-            raise ValueError(f"mismatched temperatures: --temperature {T:g} K but {ctx.ipi.path} says "
-                             f"{ctx.ipi.temperature:g} K")
-        T = ctx.ipi.temperature
+def _needs_temperature(args, qcf: str) -> str | None:
+    """Why this spectrum needs the temperature (None if it does not)."""
+    if args.kind == "ir":
+        if qcf != "harmonic":
+            return f"the {qcf} QCF"
+        if args.unit in ("cm-1", "km/mol"):
+            return f"IR intensities in {args.unit}"
+    elif args.kind == "raman":
+        if qcf != "none":
+            return f"the {qcf} QCF"
+        if args.scale == "reduced":
+            return "the reduced Raman scale"
+    return None
+
+
+def _settings(args, ctx: Context, dt_fs: float, default_qcf: str, steps=None) -> SpectralSettings:
+    qcf = args.qcf or default_qcf
+    T, source = ctx.temperature(args.temperature, steps)
+    why = _needs_temperature(args, qcf)
+    if T is None and why:
+        raise ValueError(f"the temperature is unknown, and {why} need(s) it: give --temperature (K), or a "
+                         "--lammps-log with a Temp thermo column, or the --ipi-input")
+    if T is not None:
+        ctx.notes["temperature source"] = source
     nyquist = 1.0 / (2.0 * SPEED_OF_LIGHT_CM_PER_FS * dt_fs)
     if args.max_freq and nyquist < args.max_freq:
         ctx.notes["warning: sampling"] = (f"frames every {dt_fs:g} fs resolve up to {nyquist:.0f} cm^-1 (Nyquist), "
@@ -21,7 +40,7 @@ def _settings(args, ctx: Context, dt_fs: float, default_qcf: str) -> SpectralSet
     return SpectralSettings(dt_fs=dt_fs, corr_length_fs=args.corr_length, window=args.window,
                             window_param=args.window_param, zero_pad=args.zero_pad, blocks=args.blocks,
                             max_wavenumber=min(args.max_freq, nyquist) if args.max_freq else None,
-                            qcf=args.qcf or default_qcf, temperature=T)
+                            qcf=qcf, temperature=T)
 
 
 def _meta(ctx: Context, sources, extra=None) -> dict[str, str]:
@@ -52,27 +71,29 @@ def _ir(args, ctx: Context):
     if args.dipole or args.dmdt:
         if args.decompose or args.intra_inter or args.auto_cross:
             raise ValueError("decompositions go through APTs: use --apt (with velocities)")
-        if args.velocities:
-            raise ValueError("--velocities belongs to the APT route (--apt)")
+        if args.velocities or args.positions:
+            raise ValueError("--velocities and --positions belong to the APT route (--apt)")
         route = "dipole" if args.dipole else "dmdt"
         specs = args.dipole or args.dmdt
         series = [load_global(s, route, ctx) for s in specs]
         runs = [{"series": s.values} for s in series]
-        dt = series[0].dt_fs
+        dt, steps = series[0].dt_fs, series[0].steps
         kind = "dipole autocorrelation (eq. 1)" if route == "dipole" else "dM/dt from the files (eq. 2)"
     else:
         route = "dmdt"
         specs = args.apt
-        vels = args.velocities or [None] * len(specs)
+        motion = args.positions or args.velocities
+        flag = "--positions" if args.positions else "--velocities"
+        vels = motion or [None] * len(specs)
         if len(vels) != len(specs):
-            raise ValueError(f"{len(specs)} --apt runs but {len(vels)} --velocities")
+            raise ValueError(f"{len(specs)} --apt runs but {len(vels)} {flag}")
         make = apt_reducer_factory(ctx, args.decompose, args.groups, args.intra_inter, args.molecule_size, names)
-        atom_runs = [load_atoms(a, v, ctx, make) for a, v in zip(specs, vels)]
+        atom_runs = [load_atoms(a, v, ctx, make, from_positions=bool(args.positions)) for a, v in zip(specs, vels)]
         runs = [r.data for r in atom_runs]
-        dt = atom_runs[0].dt_fs
+        dt, steps = atom_runs[0].dt_fs, atom_runs[0].steps
         kind = "dM/dt = sum_i APT_i v_i (eqs. 2-4)"
         specs = [s + (f" + {v}" if v else "") for s, v in zip(specs, vels)]
-    settings = _settings(args, ctx, dt, "harmonic")
+    settings = _settings(args, ctx, dt, "harmonic", steps)
     volume = ctx.volume()
     unit = args.unit
     if unit == "auto":
@@ -86,7 +107,7 @@ def _raman(args, ctx: Context):
     from .raman import raman_spectrum
 
     series = [load_global(s, "polarizability", ctx) for s in args.polarizability]
-    settings = _settings(args, ctx, series[0].dt_fs, "harmonic")
+    settings = _settings(args, ctx, series[0].dt_fs, "harmonic", series[0].steps)
     scale = args.scale or ("cross-section" if args.laser else "lineshape")
     meta = _meta(ctx, args.polarizability)
     return raman_spectrum([{"polarizability": s.values} for s in series], settings, scale=scale,
@@ -94,20 +115,21 @@ def _raman(args, ctx: Context):
 
 
 def _vdos(args, ctx: Context):
-    from .assemble import partition
+    from .reducers import partition
     from .vdos import vdos_spectrum
 
     holder: dict = {}
     make = velocity_reducer_factory(ctx, holder)
-    runs = [load_atoms(None, v, ctx, make) for v in args.velocities]
+    specs = args.positions or args.velocities
+    runs = [load_atoms(None, v, ctx, make, from_positions=bool(args.positions)) for v in specs]
     atoms = holder["atoms"]
     if atoms.masses is None:
         raise ValueError("no masses: give --type-map (elements), --masses, or dump a 'mass'/'element' column")
     part = partition(atoms, args.decompose, args.groups) if args.decompose else None
-    settings = _settings(args, ctx, runs[0].dt_fs, "none")
-    if settings.qcf != "none":
+    if (args.qcf or "none") != "none":
         raise ValueError("the VDOS is classical: --qcf does not apply")
-    meta = _meta(ctx, args.velocities)
+    settings = _settings(args, ctx, runs[0].dt_fs, "none", runs[0].steps)
+    meta = _meta(ctx, specs)
     return vdos_spectrum([{"velocities": r.data["velocities"]} for r in runs], atoms.masses, settings,
                          part_index=None if part is None else part[1], part_names=None if part is None else part[0],
                          meta=meta)

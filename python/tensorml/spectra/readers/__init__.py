@@ -1,11 +1,13 @@
 """Readers for what LAMMPS, i-PI and plain arrays write, and checks shared by them.
 
 * :mod:`.lammps`: ``fix ave/time`` files, ``dump custom`` text files, ``log.lammps``
-  (units, timestep, box, and the column layout printed by ``compute tensorml/props``).
+  (units, timestep, box, the column layout printed by ``compute tensorml/props`` and the
+  thermo output, whose ``Temp`` column gives the temperature).
 * :mod:`.ipi`: i-PI extras trajectories (``extras``, ``extras_component_raw``), xyz
   trajectories (positions/velocities per bead or centroid) and the input XML (timestep,
   temperature, beads).
 * :mod:`.arrays`: ``.npy``, ``.npz`` and text/CSV arrays.
+* :mod:`.files`: every file may be gzip-compressed (recognised by its content).
 
 Readers return values in the units the file says (or the engine's documented units) together
 with those units; :mod:`tensorml.spectra.assemble` converts to the spectra's internal units

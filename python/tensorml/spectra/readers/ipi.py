@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...units import AU_TIME_FS, BOLTZMANN_EV, ELEMENTARY_CHARGE_SI, ENERGY_UNITS, LENGTH_UNITS, SPEED_OF_LIGHT_SI
+from .files import open_text
 
 _HEADER = re.compile(r"^\s*#(EXTRAS\w*)\(([^)]*)\)#\s*Step:\s*(-?\d+)(?:\s+Bead:\s*(\d+))?")
 
@@ -123,7 +124,7 @@ def _field_from_raw(text: str, key: str, path: str, step: int):
 
 def read_extras(path, key: str) -> Extras:
     """Read ``key`` (e.g. 'dipole', 'BEC', 'polarizability') from an i-PI extras file (module docstring)."""
-    with open(path) as fh:
+    with open_text(path) as fh:
         lines = fh.read().splitlines()
     blocks = []  # (step, bead, type, body lines)
     for line in lines:
@@ -234,7 +235,7 @@ class XyzTrajectory:
 
 def read_xyz(path) -> XyzTrajectory:
     """Read an i-PI xyz trajectory (module docstring)."""
-    with open(path) as fh:
+    with open_text(path) as fh:
         lines = fh.read().splitlines()
     if not lines:
         raise ValueError(f"{path}: empty file")
@@ -290,7 +291,8 @@ class IpiInput:
 
 
 def read_input(path) -> IpiInput:
-    root = ET.parse(path).getroot()
+    with open_text(path) as fh:
+        root = ET.parse(fh).getroot()
 
     def value(tag, family):
         el = root.find(f".//{tag}")

@@ -30,6 +30,8 @@ from typing import Iterator
 
 import numpy as np
 
+from .files import open_binary, open_text
+
 GLOBAL_DEFAULT = {"dipole": list(range(1, 4)), "polarizability": list(range(4, 13)), "dmdt": list(range(13, 16))}
 PERATOM_DEFAULT = {"apt": list(range(1, 10)), "apt_velocity": list(range(10, 13)), "charges": [13],
                    "atomic_dipoles": list(range(14, 17))}
@@ -53,13 +55,15 @@ _CID = re.compile(r"^c_([^\[\]]+)\[(\d+)\]$")
 # ----------------------------------------------------------------------------- log
 @dataclass
 class LammpsLog:
-    """What a log.lammps says: units style, timestep(s), initial box volume, compute layouts."""
+    """What a log.lammps says: units style, timestep(s), initial box volume, compute layouts, thermo output."""
 
     path: str
     units: str | None = None
     timesteps: list[float] = field(default_factory=list)
     volume: float | None = None
     layouts: dict[str, dict[str, dict[int, str]]] = field(default_factory=dict)
+
+    thermo: list[ThermoBlock] = field(default_factory=list)
 
     @property
     def timestep(self) -> float | None:
@@ -70,11 +74,75 @@ class LammpsLog:
         return vals[0] if vals else None
 
 
+    def temperature(self, first_step: int | None = None, last_step: int | None = None) -> tuple[float, str]:
+        """(T in K, description): mean of the thermo ``Temp`` column of an MD run (not a minimization).
+
+        With a step range (the analysed frames), the last MD run whose thermo rows fall in it is used,
+        restricted to those rows; without one, the last MD run.  LAMMPS prints Temp in K in the metal,
+        real and electron styles.
+        """
+        runs = [b for b in self.thermo if not b.minimize and "Temp" in b.names and len(b.steps)]
+        if not runs:
+            raise ValueError(f"{self.path}: no thermo output with a Temp column from an MD run")
+        chosen = None
+        for b in runs:
+            rows = np.ones(len(b.steps), dtype=bool)
+            if first_step is not None:
+                rows &= (b.steps >= first_step) & (b.steps <= last_step)
+            if rows.any():
+                chosen = (b, rows)
+        if chosen is None:
+            raise ValueError(f"{self.path}: no thermo rows of an MD run between steps {first_step} and {last_step}")
+        b, rows = chosen
+        temp = b.column("Temp")[rows]
+        s = b.steps[rows]
+        return float(temp.mean()), (f"mean thermo Temp of {self.path}, {rows.sum()} rows, steps {s[0]}..{s[-1]} "
+                                    f"(std {temp.std():.3g} K)")
+
+
+@dataclass
+class ThermoBlock:
+    """The columnar thermo output of one run or minimization: column names and rows."""
+
+    names: list[str]
+    data: np.ndarray  # (rows, columns)
+    minimize: bool = False
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.column("Step").astype(np.int64)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.data[:, self.names.index(name)]
+
+
+def _thermo_blocks(lines) -> list[ThermoBlock]:
+    """Columnar thermo blocks (header line starting with 'Step'); rows of other lengths (warnings) are skipped."""
+    blocks, k = [], 0
+    while k < len(lines):
+        head = lines[k].split()
+        k += 1
+        if not head or head[0] != "Step":
+            continue
+        rows = []
+        while k < len(lines) and not lines[k].startswith("Loop time"):
+            tok = lines[k].split()
+            k += 1
+            if len(tok) == len(head):
+                try:
+                    rows.append([float(t) for t in tok])
+                except ValueError:
+                    pass
+        minimize = any(ln.startswith("Minimization stats") for ln in lines[k : k + 6])
+        blocks.append(ThermoBlock(head, np.array(rows).reshape(-1, len(head)), minimize))
+    return blocks
+
+
 def read_log(path) -> LammpsLog:
-    """Parse the echoed ``units``/``timestep`` commands, box lines and tensorml/props layouts."""
+    """Parse the echoed ``units``/``timestep`` commands, box lines, tensorml/props layouts and thermo blocks."""
     log = LammpsLog(str(path))
     units = set()
-    with open(path, errors="replace") as fh:
+    with open_text(path, errors="replace") as fh:
         lines = fh.read().splitlines()
     box = re.compile(r"(orthogonal|triclinic) box = \(([^)]*)\) to \(([^)]*)\)")
     for k, line in enumerate(lines):
@@ -108,6 +176,7 @@ def read_log(path) -> LammpsLog:
     if len(units) > 1:
         raise ValueError(f"{path}: several units styles {sorted(units)}")
     log.units = units.pop() if units else None
+    log.thermo = _thermo_blocks(lines)
     return log
 
 
@@ -215,7 +284,7 @@ def read_ave_time(path) -> AveTime:
     """Read a ``fix ave/time`` file (mode scalar, or mode vector as c_ID[row] columns)."""
     from . import drop_repeated_steps
 
-    with open(path) as fh:
+    with open_text(path) as fh:
         lines = fh.read().splitlines()
     comments = []
     k = 0
@@ -286,6 +355,7 @@ class DumpFrame:
     volume: float
     units: str | None = None
     time: float | None = None
+    min_width: float = float("nan")  # smallest perpendicular box width (same length unit)
 
     def columns(self, cols) -> np.ndarray:
         try:
@@ -296,31 +366,33 @@ class DumpFrame:
         return self.data[:, idx]
 
 
-def _box_volume(kind: str, rows) -> float:
+def _box(kind: str, rows) -> tuple[float, float]:
+    """(volume, smallest perpendicular width) of a dump's box bounds, in the dump's length unit."""
     rows = np.array(rows, dtype=float)
     if "abc" in kind:  # general triclinic: a, b, c vectors and origin
-        a, b, c = rows[:, :3]
-        return float(abs(np.dot(a, np.cross(b, c))))
-    if rows.shape[1] == 3:  # restricted triclinic: bounds and tilts
+        h = rows[:, :3]
+    elif rows.shape[1] == 3:  # restricted triclinic: bounds and tilts
         xy, xz, yz = rows[:, 2]
-        xlo = rows[0, 0] - min(0.0, xy, xz, xy + xz)
-        xhi = rows[0, 1] - max(0.0, xy, xz, xy + xz)
-        ylo = rows[1, 0] - min(0.0, yz)
-        yhi = rows[1, 1] - max(0.0, yz)
-        return float((xhi - xlo) * (yhi - ylo) * (rows[2, 1] - rows[2, 0]))
-    return float(np.prod(rows[:, 1] - rows[:, 0]))
+        lx = (rows[0, 1] - max(0.0, xy, xz, xy + xz)) - (rows[0, 0] - min(0.0, xy, xz, xy + xz))
+        ly = (rows[1, 1] - max(0.0, yz)) - (rows[1, 0] - min(0.0, yz))
+        h = np.array([[lx, 0.0, 0.0], [xy, ly, 0.0], [xz, yz, rows[2, 1] - rows[2, 0]]])
+    else:
+        h = np.diag(rows[:, 1] - rows[:, 0])
+    volume = float(abs(np.linalg.det(h)))
+    width = min(volume / np.linalg.norm(np.cross(h[(k + 1) % 3], h[(k + 2) % 3])) for k in range(3))
+    return volume, float(width)
 
 
 def iter_dump(path) -> Iterator[DumpFrame]:
     """Frames of a text ``dump custom`` (or atom) file; atoms sorted by the ``id`` column."""
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         line = fh.readline()
         nframe = 0
         while line:
             if not line.strip():
                 line = fh.readline()
                 continue
-            units = time = step = natoms = volume = None
+            units = time = step = natoms = volume = width = None
             names = None
             while line and names is None:
                 item = line.decode().strip()
@@ -335,7 +407,7 @@ def iter_dump(path) -> Iterator[DumpFrame]:
                 elif item == "ITEM: NUMBER OF ATOMS":
                     natoms = int(fh.readline())
                 elif item.startswith("ITEM: BOX BOUNDS"):
-                    volume = _box_volume(item, [fh.readline().split() for _ in range(3)])
+                    volume, width = _box(item, [fh.readline().split() for _ in range(3)])
                 elif item.startswith("ITEM: ATOMS"):
                     names = item.split()[2:]
                 else:
@@ -363,6 +435,7 @@ def iter_dump(path) -> Iterator[DumpFrame]:
                 order = np.argsort(data[:, names.index("id")], kind="stable")
                 data = data[order]
                 strings = {k: v[order] for k, v in strings.items()}
-            yield DumpFrame(step, names, data, strings, volume if volume is not None else np.nan, units, time)
+            yield DumpFrame(step, names, data, strings, volume if volume is not None else np.nan, units, time,
+                            width if width is not None else np.nan)
             nframe += 1
             line = fh.readline()
