@@ -63,6 +63,7 @@ def plot(results: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     units = {"dipole": "e angstrom", "polarizability": "angstrom^3", "apt": "e", "energy_per_atom": "eV/atom",
              "forces": "eV/angstrom"}
@@ -73,6 +74,9 @@ def plot(results: dict, path: Path) -> None:
             pts = sorted((r["train_frames"], r[target]) for r in res.values() if target in r)
             if pts:
                 ax.loglog(*zip(*pts), "o-", label=name)
+        sizes = sorted({r["train_frames"] for res in results.values() for r in res.values()})
+        ax.set_xticks(sizes, [str(n) for n in sizes])  # label the sizes trained, not log-scale minor ticks
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("training frames")
         ax.set_ylabel(f"test RMSE ({units[target]})")
         ax.set_title(target)
