@@ -20,6 +20,7 @@ SUBCOMMANDS = [
     "tensorml.commands.spectrum",
     "tensorml.commands.train",
     "tensorml.commands.evaluate",
+    "tensorml.commands.response",
 ]
 
 

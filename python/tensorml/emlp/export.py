@@ -1,0 +1,97 @@
+"""Write and read eMLP models as TorchScript files with their metadata.
+
+The file is ``torch.jit.script(EMLPModel)`` saved with an extra file ``metadata.json``
+(format ``tensorml-emlp``), read without running model code.  Its ``forward(core_positions
+[N,3], core_numbers [N] int64, pair_positions [M,3], cell [3,3], pbc [3] bool, efield [3])``
+returns the energy; units are angstrom, eV, e and V/angstrom.  ``model_config`` rebuilds the
+Python model (:func:`load_emlp_model`), e.g. to continue training.
+
+This is not the format-1 contract of docs/model-contract.md (which reserves electron pairs
+for a later format): engines of that contract refuse it by its ``format`` key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from .model import EMLPModel
+
+FORMAT = "tensorml-emlp"
+FORMAT_VERSION = 1
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def metadata(model: EMLPModel, dtype: str) -> dict:
+    from ase.data import chemical_symbols
+
+    species = [int(z) for z in model.config["species"]]
+    reference = {str(z): float(model.reference_table[z]) for z in species}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_type": "emlp",
+        "description": "explicit-electron machine-learning potential (eMLP): SchNet + Gaussian electrostatics",
+        "model_config": model.config,
+        "reference_energies": reference,
+        "species": species,
+        "species_symbols": [chemical_symbols[z] for z in species],
+        "cutoff": float(model.short_range.cutoff),
+        "gamma": float(model.gamma),
+        "units": {"length": "angstrom", "energy": "eV", "charge": "e", "efield": "V/angstrom"},
+        "dtype": dtype,
+        "inputs": ["core_positions", "core_numbers", "pair_positions", "cell", "pbc", "efield"],
+        "outputs": {"energy": "eV"},
+        "tensorml_version": __version__,
+    }
+
+
+def export_emlp(model: EMLPModel, path, dtype: str = "float64") -> dict:
+    """Script ``model`` in ``dtype`` (float32/float64) and save it with metadata; returns the metadata."""
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, not {dtype!r}")
+    clone = copy.deepcopy(model).to(_DTYPES[dtype]).eval()
+    scripted = torch.jit.script(clone)
+    meta = metadata(model, dtype)
+    torch.jit.save(scripted, str(path), _extra_files={"metadata.json": json.dumps(meta)})
+    return meta
+
+
+def read_metadata(path) -> dict:
+    """The metadata of an eMLP file; ``ValueError`` if it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    extra = {"metadata.json": ""}
+    try:
+        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    except RuntimeError as err:
+        raise ValueError(f"{path} is not a TorchScript file: {err}") from None
+    if not extra["metadata.json"]:
+        raise ValueError(f"{path} has no metadata.json: not a tensorml model")
+    meta = json.loads(extra["metadata.json"])
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is a {meta.get('format')!r} file, not an eMLP model ({FORMAT!r})")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise ValueError(f"{path} has eMLP format version {meta['format_version']}, newer than {FORMAT_VERSION}")
+    return meta
+
+
+def load_emlp(path):
+    """(TorchScript module, metadata) of an eMLP file."""
+    meta = read_metadata(path)
+    module = torch.jit.load(str(path), map_location="cpu")
+    return module, meta
+
+
+def load_emlp_model(path) -> EMLPModel:
+    """Rebuild the Python :class:`EMLPModel` (weights included) from an eMLP file."""
+    module, meta = load_emlp(path)
+    model = EMLPModel(meta["model_config"])
+    state = {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in module.state_dict().items()}
+    model.load_state_dict(state)
+    return model

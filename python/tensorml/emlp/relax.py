@@ -1,0 +1,188 @@
+"""Relaxation of the electron pairs at fixed cores (seed eq. 4) and full structure optimisation.
+
+E_eMLP,BO(R) = min_r E_eMLP(R, r) (eq. 4) is found with SciPy's L-BFGS-B on the torch energy
+with its analytic (autograd) gradient.  As in seed Sec. 3.1.4 every pair coordinate is kept in
+a box of half-width ``max_displacement`` (angstrom) around the starting guess, which is the
+previous step's solution in MD (warm start); when the minimum would lie on the box edge the box
+is doubled, up to ``max_bound``.  The forces on the cores are then -dE/dR at the relaxed pairs:
+eq. 5, whose second term vanishes because the pair forces (eq. 6) are zero there.
+
+A relaxation that does not bring the largest pair force below ``fmax`` (eV/angstrom), or whose
+pairs collapse onto each other (closer than ``collapse_distance``) or escape (farther than
+``escape_distance`` from every core), raises :class:`RelaxationError` instead of returning an
+unphysical state (the failure modes of seed Sec. 3.1.3).  Pair positions are never wrapped into
+the cell, so the dipole sum_i q_i R_i - 2 sum_k r_k stays continuous under PBC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import scipy.optimize
+import torch
+
+from .evaluate import Inputs, energy_and_forces, make_inputs, total_charge_dipole
+
+
+class RelaxationError(RuntimeError):
+    """The electron pairs have no acceptable minimum from this start (message says why)."""
+
+
+@dataclass
+class RelaxResult:
+    """Relaxed state: energy (eV), core forces (eV/angstrom, eq. 5), pairs (angstrom), dipole (e*angstrom)."""
+
+    energy: float
+    core_forces: np.ndarray
+    pairs: np.ndarray
+    pair_forces: np.ndarray
+    dipole: np.ndarray
+    iterations: int
+    max_pair_force: float
+    stress: Optional[np.ndarray] = None
+    info: dict = field(default_factory=dict)
+
+
+def _minimum_image(diff: np.ndarray, inputs: Inputs) -> np.ndarray:
+    if not inputs.periodic:
+        return diff
+    cell = inputs.cell.detach().to(torch.float64).numpy()
+    frac = diff @ np.linalg.inv(cell)
+    return (frac - np.round(frac)) @ cell
+
+
+def check_pairs(pairs: np.ndarray, inputs: Inputs, collapse_distance: float, escape_distance: float) -> None:
+    """Raise :class:`RelaxationError` for collapsed or escaped pairs (distances in angstrom)."""
+    cores = inputs.cores.detach().to(torch.float64).numpy()
+    m = len(pairs)
+    if m > 1:
+        d = np.linalg.norm(_minimum_image(pairs[:, None, :] - pairs[None, :, :], inputs), axis=-1)
+        d[np.arange(m), np.arange(m)] = np.inf
+        a, b = np.unravel_index(np.argmin(d), d.shape)
+        if d[a, b] < collapse_distance:
+            raise RelaxationError(
+                f"electron pairs {a} and {b} collapsed onto each other ({d[a, b]:.3f} angstrom apart, "
+                f"limit {collapse_distance})"
+            )
+    if m and len(cores):
+        d = np.linalg.norm(_minimum_image(pairs[:, None, :] - cores[None, :, :], inputs), axis=-1).min(axis=1)
+        k = int(np.argmax(d))
+        if d[k] > escape_distance:
+            raise RelaxationError(
+                f"electron pair {k} escaped: {d[k]:.3f} angstrom from the nearest core (limit {escape_distance})"
+            )
+
+
+def _energy_gradient(model, inputs: Inputs):
+    """f(x) -> (E in eV, dE/dx in eV/angstrom) over the flat pair coordinates."""
+    dtype = inputs.cores.dtype
+
+    def fun(x: np.ndarray):
+        pairs = torch.tensor(x.reshape(-1, 3), dtype=dtype, requires_grad=True)
+        energy = model(inputs.cores, inputs.numbers, pairs, inputs.cell, inputs.pbc, inputs.efield)
+        (grad,) = torch.autograd.grad(energy, pairs)
+        return float(energy.detach()), grad.detach().to(torch.float64).numpy().reshape(-1)
+
+    return fun
+
+
+def relax_pairs(model, cores, numbers, pairs, cell=None, pbc=None, efield=None, *, fmax: float = 1e-3,
+                max_displacement: float = 0.5, max_bound: float = 2.0, max_iterations: int = 2000,
+                collapse_distance: float = 0.1, escape_distance: float = 2.5, stress: bool = False,
+                restarts: int = 5) -> RelaxResult:
+    """Minimise the eMLP energy over the pair positions at fixed cores (eq. 4).
+
+    ``pairs`` (M, 3) angstrom is the starting guess (a Lewis guess or the previous MD step).
+    Returns a :class:`RelaxResult`; raises :class:`RelaxationError` on failure.
+    """
+    inputs = make_inputs(model, cores, numbers, pairs, cell, pbc, efield)
+    x0 = inputs.pairs.to(torch.float64).numpy().reshape(-1).copy()
+    if x0.size == 0:
+        return _finish(model, inputs, x0, 0, stress)
+    fun = _energy_gradient(model, inputs)
+    bound = float(max_displacement)
+    x = x0.copy()
+    iterations = 0
+    gtol = fmax / (2.0 * np.sqrt(3.0))
+    for _ in range(restarts + 1):
+        bounds = list(zip(x0 - bound, x0 + bound))
+        res = scipy.optimize.minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds,
+                                      options={"maxiter": max_iterations, "gtol": gtol, "ftol": 0.0, "maxcor": 30})
+        x = res.x
+        iterations += int(res.nit)
+        grad = res.jac.reshape(-1, 3)
+        max_force = float(np.linalg.norm(grad, axis=1).max())
+        if max_force < fmax:
+            break
+        at_edge = (np.abs(x - (x0 - bound)) < 1e-9) & (grad.reshape(-1) > 0) | \
+                  (np.abs(x - (x0 + bound)) < 1e-9) & (grad.reshape(-1) < 0)
+        if at_edge.any():
+            if bound >= max_bound:
+                raise RelaxationError(
+                    f"electron pairs reached the displacement bound of {max_bound} angstrom from their start "
+                    f"with a residual pair force of {max_force:.3g} eV/angstrom"
+                )
+            bound = min(2.0 * bound, max_bound)
+    else:
+        raise RelaxationError(
+            f"pair relaxation did not converge: max pair force {max_force:.3g} eV/angstrom > fmax {fmax} "
+            f"after {iterations} iterations ({res.message})"
+        )
+    check_pairs(x.reshape(-1, 3), inputs, collapse_distance, escape_distance)
+    return _finish(model, inputs, x, iterations, stress)
+
+
+def _finish(model, inputs: Inputs, x: np.ndarray, iterations: int, stress: bool) -> RelaxResult:
+    relaxed = Inputs(inputs.cores, inputs.numbers, torch.tensor(x.reshape(-1, 3), dtype=inputs.cores.dtype),
+                     inputs.cell, inputs.pbc, inputs.efield)
+    out = energy_and_forces(model, relaxed, stress=stress)
+    pair_forces = out["pair_forces"].to(torch.float64).numpy()
+    return RelaxResult(
+        energy=float(out["energy"]),
+        core_forces=out["core_forces"].to(torch.float64).numpy(),
+        pairs=x.reshape(-1, 3).copy(),
+        pair_forces=pair_forces,
+        dipole=total_charge_dipole(model, relaxed).detach().to(torch.float64).numpy(),
+        iterations=iterations,
+        max_pair_force=float(np.linalg.norm(pair_forces, axis=1).max()) if len(pair_forces) else 0.0,
+        stress=out["stress"].to(torch.float64).numpy() if stress else None,
+    )
+
+
+def optimize_structure(model, cores, numbers, pairs, cell=None, pbc=None, efield=None, *, fmax: float = 1e-4,
+                       max_iterations: int = 5000, collapse_distance: float = 0.1,
+                       escape_distance: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise over cores and pairs together at a fixed cell (the 0 K structure of appendix A).
+
+    Returns (cores, pairs) in angstrom; raises :class:`RelaxationError` when the largest force
+    on any particle stays above ``fmax`` (eV/angstrom) or the pairs collapse or escape.
+    """
+    inputs = make_inputs(model, cores, numbers, pairs, cell, pbc, efield)
+    n = inputs.cores.shape[0]
+    dtype = inputs.cores.dtype
+
+    def fun(x: np.ndarray):
+        t = torch.tensor(x.reshape(-1, 3), dtype=dtype, requires_grad=True)
+        energy = model(t[:n], inputs.numbers, t[n:], inputs.cell, inputs.pbc, inputs.efield)
+        (grad,) = torch.autograd.grad(energy, t)
+        return float(energy.detach()), grad.detach().to(torch.float64).numpy().reshape(-1)
+
+    x = torch.cat([inputs.cores, inputs.pairs]).to(torch.float64).numpy().reshape(-1)
+    for _ in range(5):
+        res = scipy.optimize.minimize(fun, x, jac=True, method="L-BFGS-B",
+                                      options={"maxiter": max_iterations, "gtol": fmax / (2 * np.sqrt(3)),
+                                               "ftol": 0.0, "maxcor": 50})
+        x = res.x
+        max_force = float(np.linalg.norm(res.jac.reshape(-1, 3), axis=1).max())
+        if max_force < fmax:
+            break
+    else:
+        raise RelaxationError(f"structure optimisation did not converge: max force {max_force:.3g} eV/angstrom "
+                              f"> fmax {fmax} ({res.message})")
+    xyz = x.reshape(-1, 3)
+    relaxed = Inputs(torch.tensor(xyz[:n], dtype=dtype), inputs.numbers, torch.tensor(xyz[n:], dtype=dtype),
+                     inputs.cell, inputs.pbc, inputs.efield)
+    check_pairs(xyz[n:], relaxed, collapse_distance, escape_distance)
+    return xyz[:n].copy(), xyz[n:].copy()

@@ -1,0 +1,105 @@
+"""Lewis guess, pair relaxation (eq. 4), core forces (eq. 5), warm start and failure reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase.build import molecule
+
+from tensorml.emlp.lewis import lewis_pairs
+from tensorml.emlp.model import EMLPModel, build_config
+from tensorml.emlp.relax import RelaxationError, relax_pairs
+from test_emlp_toymodel import spring_water
+
+
+@pytest.fixture(scope="module")
+def model():
+    return torch.jit.script(EMLPModel(build_config([1, 6, 7, 8])))
+
+
+@pytest.mark.parametrize("name,count", [("H2O", 4), ("CH4", 4), ("C2H4", 6), ("HCN", 5), ("CO2", 8),
+                                        ("C6H6", 15), ("CH3OH", 7), ("O2", 6)])
+def test_lewis_guess_has_one_pair_per_valence_electron_pair(name, count):
+    atoms = molecule(name)
+    pairs = lewis_pairs(atoms.positions, atoms.numbers)
+    assert pairs.shape == (count, 3)
+    d = np.linalg.norm(pairs[:, None] - pairs[None], axis=-1) + 10 * np.eye(count)
+    assert d.min() > 0.3  # distinct bond and lone pairs
+    assert np.linalg.norm(pairs[:, None] - atoms.positions[None], axis=-1).min(axis=1).max() < 1.0
+
+
+def test_lewis_guess_refuses_what_it_cannot_count():
+    atoms = molecule("NH3")
+    with pytest.raises(ValueError, match="closed shells"):
+        lewis_pairs(atoms.positions, atoms.numbers, total_charge=1)
+    with pytest.raises(ValueError, match="pass the electron pairs explicitly"):
+        lewis_pairs(atoms.positions[:1], atoms.numbers[:1], total_charge=-3)  # N3-: 4 pairs, guess 2
+
+
+def _methane():
+    atoms = molecule("CH4")
+    return atoms.positions.copy(), atoms.numbers.copy(), lewis_pairs(atoms.positions, atoms.numbers)
+
+
+def test_relaxed_pairs_have_vanishing_forces_and_core_forces_follow_eq5(model):
+    cores, numbers, guess = _methane()
+    rng = np.random.default_rng(0)
+    cores = cores + 0.03 * rng.normal(size=cores.shape)
+    res = relax_pairs(model, cores, numbers, guess, fmax=1e-6)
+    assert res.max_pair_force < 1e-6 and np.abs(res.pair_forces).max() < 1e-6
+    assert res.iterations > 0 and res.pairs.shape == (4, 3)
+    assert np.allclose(res.dipole, np.array([4, 1, 1, 1, 1]) @ cores - 2 * res.pairs.sum(0))
+    # eq. 5: core forces at the relaxed pairs = -dE_BO/dR (pairs re-relaxed at displaced cores)
+    h = 1e-4
+    for atom, axis in ((0, 2), (3, 0)):
+        es = []
+        for sign in (1, -1):
+            c = cores.copy()
+            c[atom, axis] += sign * h
+            es.append(relax_pairs(model, c, numbers, res.pairs, fmax=1e-6).energy)
+        assert abs(-(es[0] - es[1]) / (2 * h) - res.core_forces[atom, axis]) < 1e-5
+
+
+def test_relaxation_is_invariant_and_warm_start_is_cheaper(model):
+    cores, numbers, guess = _methane()
+    res = relax_pairs(model, cores, numbers, guess, fmax=1e-6)
+    rng = np.random.default_rng(1)
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    rot = q * np.sign(np.diag(r))
+    shift = rng.normal(size=3)
+    moved = relax_pairs(model, cores @ rot.T + shift, numbers, guess @ rot.T + shift, fmax=1e-6)
+    assert abs(moved.energy - res.energy) < 1e-8
+    assert np.allclose(moved.core_forces, res.core_forces @ rot.T, atol=1e-5)
+    assert np.allclose(moved.pairs, res.pairs @ rot.T + shift, atol=1e-4)
+    step = cores + 0.01 * rng.normal(size=cores.shape)
+    cold = relax_pairs(model, step, numbers, guess, fmax=1e-6)
+    warm = relax_pairs(model, step, numbers, res.pairs, fmax=1e-6, max_displacement=0.05)
+    assert abs(cold.energy - warm.energy) < 1e-8
+    assert warm.iterations < cold.iterations
+
+
+class _Collapsing(torch.nn.Module):
+    """Pairs attract each other: the failure mode 'pairs collapsing' of seed Sec. 3.1.3."""
+
+    def __init__(self, base):
+        super().__init__()
+        self.base = base
+        self.dummy = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def core_charges(self, numbers):
+        return self.base.core_charges(numbers)
+
+    def forward(self, cores, numbers, pairs, cell, pbc, efield):
+        d2 = ((pairs.unsqueeze(0) - pairs.unsqueeze(1)) ** 2).sum(-1)
+        return self.base(cores, numbers, pairs, cell, pbc, efield) - 50.0 * torch.exp(-d2).sum()
+
+
+def test_failures_are_reported_not_returned():
+    toy, cores, numbers, pairs = spring_water()
+    with pytest.raises(RelaxationError, match="collapsed"):
+        relax_pairs(_Collapsing(toy), cores, numbers, pairs, max_bound=4.0)
+    with pytest.raises(RelaxationError, match="escaped|displacement bound"):
+        relax_pairs(toy, cores, numbers, pairs, efield=[0.0, 0.0, 60.0], max_bound=4.0)
+    with pytest.raises(RelaxationError, match="did not converge"):
+        relax_pairs(toy, cores, numbers, pairs + 0.2, max_iterations=1, restarts=0)
