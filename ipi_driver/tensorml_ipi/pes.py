@@ -17,6 +17,9 @@ The extras JSON string of each structure holds (:data:`EXTRAS`)
   ``BEC[3i+a, b] = apt[i, b, a]`` (the layout of i-PI's ``<bec mode="driver">``),
 * ``polarizability``: [3][3], bohr^3 (polarizability volume), if the model has it,
 * ``charges``: [N], e, if the model has them,
+* ``electron_pairs`` ([M][3], bohr), ``relax_iterations`` and ``max_pair_force`` (hartree/bohr)
+  for explicit-electron (eMLP) models, whose pairs are relaxed for every structure, warm-started
+  from the stored configuration with the closest cores (per bead; see ``docs/ipi.md``),
 
 and never the key ``raw`` (i-PI reserves it).  Batches of structures (i-PI
 ``batch_size``, ``<ffdirect>`` batches) are evaluated in one forward pass.
@@ -48,12 +51,15 @@ EXTRAS = {
     "polarizability": ("polarizability", "bohr^3"),
     "charges": ("charges", "e"),
     "atomic_dipoles": ("atomic_dipoles", "e*bohr"),
-    # electron-pair positions of explicit-electron (eMLP) models: reserved in the model
-    # contract; written, in bohr, as soon as a model provides the output
+    # explicit-electron (eMLP) models, relaxed at every call: the relaxed electron-pair
+    # positions [M][3], the relaxation's iteration count and its final largest pair force
     "electron_pairs": ("electron_pairs", "bohr"),
+    "relax_iterations": ("relax_iterations", "1"),
+    "max_pair_force": ("max_pair_force", "hartree/bohr"),
 }
 #: extras written when nothing is asked for (those the model has)
-DEFAULT_EXTRAS = ("dipole", "BEC", "polarizability", "charges", "electron_pairs")
+DEFAULT_EXTRAS = ("dipole", "BEC", "polarizability", "charges", "electron_pairs", "relax_iterations",
+                  "max_pair_force")
 #: environment variables holding the node-local rank of a process started by mpirun/srun/torchrun
 LOCAL_RANK_VARIABLES = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK",
                         "SLURM_LOCALID", "LOCAL_RANK")
@@ -165,6 +171,7 @@ class TensorMLDriver(Dummy_driver):
             )
         self.template = str(template)
         self.model_path = str(model)
+        self.device_requested = str(device).strip().lower()
         self.device = resolve_device(device)
         self.properties_only = _as_bool(properties_only)
         self.extras_wanted = parse_extras(extras)
@@ -184,16 +191,24 @@ class TensorMLDriver(Dummy_driver):
         from ase.io import read
 
         from tensorml import units as U
-        from tensorml.runtime import ExportedModel
+        from tensorml.emlp.export import FORMAT as EMLP_FORMAT
+        from tensorml.runtime import load_model, read_file_metadata
 
         if self.threads > 0:
             import torch
 
             torch.set_num_threads(self.threads)
-        self.model = ExportedModel.load(self.model_path, device=self.device)
         if not os.path.isfile(self.template):
             raise FileNotFoundError(f"template structure not found: {self.template}")
         atoms = read(self.template)
+        options = {}
+        if read_file_metadata(self.model_path).get("format") == EMLP_FORMAT:
+            # total charge for the Lewis guess of the first structure; one stored electron
+            # configuration per bead (and then some) for the warm starts
+            options = {"charge": int(atoms.info.get("charge", 0)), "memory": 256}
+            if self.device_requested == "auto":
+                self.device = "cpu"  # eMLP relaxations run on the CPU
+        self.model = load_model(self.model_path, device=self.device, **options)
         self.numbers = np.asarray(atoms.numbers, dtype=np.int64)
         self.model.check_species(self.numbers)
         self.pbc = np.asarray(atoms.pbc, dtype=bool)
@@ -343,7 +358,9 @@ class TensorMLDriver(Dummy_driver):
         t1 = time.perf_counter()
         try:
             results = self.model.evaluate(systems, self.requested)
-        except FloatingPointError:
+        except FloatingPointError as err:
+            if not hasattr(self.model, "inputs"):  # not a contract model: its message says where
+                raise DriverError(f"{self._where(0, n)}: {err}") from None
             raise DriverError(self._diagnose(systems, origin, n)) from None
         except Exception as err:  # noqa: BLE001 - e.g. out of GPU memory: say where, never answer
             raise DriverError(f"{self._where(0, 1)}: the model failed on a batch of {len(systems)} "

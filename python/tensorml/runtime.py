@@ -155,3 +155,37 @@ class ExportedModel:
 
     def evaluate_one(self, system: System, requested: Sequence[str]) -> dict[str, np.ndarray]:
         return self.evaluate([system], requested)[0]
+
+
+def read_file_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``metadata.json`` stored in a model file, read from the archive without loading the module."""
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tensorml model file not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.endswith(f"/extra/{contract.METADATA_FILE}")]
+            if not names:
+                raise contract.MetadataError(f"{path}: no {contract.METADATA_FILE} inside; not a tensorml model")
+            return json.loads(archive.read(names[0]))
+    except zipfile.BadZipFile:
+        raise contract.MetadataError(f"{path}: not a readable TorchScript archive") from None
+
+
+def load_model(path: str | Path, device: str = "cpu", **options):
+    """Load any tensorml model file for whole-system evaluation, by the ``format`` of its metadata:
+    a contract model (:class:`ExportedModel`) or an explicit-electron model
+    (:class:`tensorml.emlp.engine.EMLPEngine`, which relaxes its electron pairs every call;
+    ``options`` go to it).  Both give ``outputs``, ``units``, ``metadata['outputs']``,
+    ``check_species`` and ``evaluate(systems, requested)``."""
+    from .emlp.export import FORMAT as EMLP_FORMAT
+
+    if read_file_metadata(path).get("format") == EMLP_FORMAT:
+        from .emlp.engine import EMLPEngine
+
+        return EMLPEngine.load(path, device=device, **options)
+    if options:
+        raise ValueError(f"{path} is a contract model: options {sorted(options)} apply to eMLP models only")
+    return ExportedModel.load(path, device=device)

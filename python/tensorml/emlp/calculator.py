@@ -3,9 +3,8 @@
 ``EMLPCalculator(model)`` takes an eMLP file (:mod:`tensorml.emlp.export`) or a module with the
 eMLP forward signature.  Each ``calculate``:
 
-1. starting pairs: ``atoms.info['electron_pairs']`` if given, else the stored configuration
-   whose cores are closest (:class:`~tensorml.emlp.warmstart.PairMemory`, the warm start), else a
-   Lewis guess (:func:`~tensorml.emlp.lewis.lewis_pairs`);
+1. starting pairs: ``atoms.info['electron_pairs']`` if given, else (:class:`~tensorml.emlp.engine.EMLPEngine`)
+   the stored configuration whose cores are closest (the warm start), else a Lewis guess;
 2. relaxation with a displacement bound of 3x the largest core displacement since the stored
    configuration (seed Sec. 3.1.4), at least ``min_bound``;
 3. results: ``energy`` (eV), ``forces`` on the cores (eq. 5, eV/angstrom), ``stress``
@@ -23,9 +22,7 @@ from pathlib import Path
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from .lewis import lewis_pairs
-from .relax import relax_pairs
-from .warmstart import PairMemory
+from .engine import EMLPEngine
 
 
 class EMLPCalculator(Calculator):
@@ -34,37 +31,28 @@ class EMLPCalculator(Calculator):
     def __init__(self, model, efield=None, charge: int = 0, fmax: float = 1e-3, min_bound: float = 0.1,
                  max_bound: float = 2.0, memory: int = 64, **kwargs):
         super().__init__(**kwargs)
+        options = dict(charge=charge, fmax=fmax, min_bound=min_bound, max_bound=max_bound, memory=memory)
         if isinstance(model, (str, Path)):
-            from .export import load_emlp
-
-            model, _ = load_emlp(model)
-        self.model = model
+            self.engine = EMLPEngine.load(model, **options)
+        else:
+            self.engine = EMLPEngine(model, {"species": getattr(model, "config", {}).get("species", range(1, 119))},
+                                     **options)
         self.efield = np.zeros(3) if efield is None else np.asarray(efield, dtype=float).reshape(3)
-        self.charge = int(charge)
-        self.fmax = float(fmax)
-        self.min_bound = float(min_bound)
-        self.max_bound = float(max_bound)
-        self.memory = PairMemory(memory)
 
-    def _start(self, atoms):
-        if "electron_pairs" in atoms.info:
-            return np.asarray(atoms.info["electron_pairs"], dtype=float).reshape(-1, 3), self.max_bound / 2
-        found = self.memory.closest(atoms.positions, atoms.numbers)
-        if found is not None:
-            pairs, moved = found
-            return pairs, min(max(3.0 * moved, self.min_bound), self.max_bound)
-        return lewis_pairs(atoms.positions, atoms.numbers, self.charge), self.max_bound / 2
+    @property
+    def model(self):
+        return self.engine.module
+
+    @property
+    def memory(self):
+        return self.engine.memory
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        pairs, bound = self._start(atoms)
         periodic = bool(atoms.pbc.all())
-        result = relax_pairs(self.model, atoms.positions, atoms.numbers, pairs,
-                             cell=np.asarray(atoms.cell[:]) if atoms.pbc.any() else None,
-                             pbc=atoms.pbc, efield=self.efield, fmax=self.fmax,
-                             max_displacement=bound, max_bound=self.max_bound, stress=periodic)
-        self.memory.store(atoms.positions, atoms.numbers, result.pairs)
+        result = self.engine.relax(atoms.positions, atoms.numbers, np.asarray(atoms.cell[:]), atoms.pbc,
+                                   self.efield, pairs=atoms.info.get("electron_pairs"), stress=periodic)
         self.results["energy"] = result.energy
         self.results["free_energy"] = result.energy
         self.results["forces"] = result.core_forces
