@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     "tensorml.commands.train",
     "tensorml.commands.evaluate",
     "tensorml.commands.response",
+    "tensorml.commands.train_emlp",
 ]
 
 

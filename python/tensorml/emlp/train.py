@@ -11,7 +11,9 @@ predicts absolute energies.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import copy
+import time
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -31,11 +33,27 @@ def _references(model, batch, hydrides):
     return [(reference_energy(f.numbers, target_energies), reference_energy(f.numbers, model_energies)) for f in batch]
 
 
+def validation_cost(model, frames: Sequence[EMLPFrame], weights: CostWeights = CostWeights()) -> float:
+    """Mean eq.-31 cost (static: pairs at their reference positions) over ``frames``, in batches of 16."""
+    total = 0.0
+    for start in range(0, len(frames), 16):
+        batch = list(frames[start:start + 16])
+        cost, _ = emlp_cost(model, batch, weights)
+        total += float(cost.detach()) * len(batch)
+    return total / len(frames)
+
+
 def train_emlp(model, frames: Sequence[EMLPFrame], *, epochs: int, lr: float = 3e-4, batch_size: int = 8,
                weights: CostWeights = CostWeights(), hydrides: Optional[dict] = None,
                augment_fraction: float = 0.0, augment_options: AugmentOptions = AugmentOptions(),
-               halving_epochs: Optional[int] = None, seed: int = 0) -> list[float]:
-    """Train ``model`` in place; returns the mean eq.-31 cost of every epoch (before its updates)."""
+               halving_epochs: Optional[int] = None, seed: int = 0,
+               validation: Optional[Sequence[EMLPFrame]] = None, max_minutes: Optional[float] = None,
+               log: Optional[Callable[[dict], None]] = None) -> list[float]:
+    """Train ``model`` in place; returns the mean eq.-31 cost of every epoch (before its updates).
+
+    With ``validation`` frames the weights with the lowest validation cost are kept at the end;
+    ``max_minutes`` stops after that wall time (at the end of an epoch); ``log`` gets one dict per
+    epoch (epoch, train cost, validation cost, learning rate, seconds)."""
     if not frames:
         raise ValueError("no training frames")
     if not 0.0 <= augment_fraction <= 1.0:
@@ -46,7 +64,9 @@ def train_emlp(model, frames: Sequence[EMLPFrame], *, epochs: int, lr: float = 3
     if halving_epochs:
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5 ** (1.0 / halving_epochs))
     history = []
-    for _ in range(epochs):
+    start_time = time.monotonic()
+    best = (float("inf"), None)
+    for epoch in range(epochs):
         order = rng.permutation(len(frames))
         costs = []
         for start in range(0, len(order), batch_size):
@@ -62,6 +82,18 @@ def train_emlp(model, frames: Sequence[EMLPFrame], *, epochs: int, lr: float = 3
         if scheduler is not None:
             scheduler.step()
         history.append(float(np.mean(costs)))
+        entry = {"epoch": epoch + 1, "train_cost": history[-1], "lr": optimizer.param_groups[0]["lr"]}
+        if validation:
+            entry["validation_cost"] = validation_cost(model, validation, weights)
+            if entry["validation_cost"] < best[0]:
+                best = (entry["validation_cost"], copy.deepcopy(model.state_dict()))
+        entry["seconds"] = time.monotonic() - start_time
+        if log is not None:
+            log(entry)
+        if max_minutes is not None and entry["seconds"] > 60.0 * max_minutes:
+            break
+    if best[1] is not None:
+        model.load_state_dict(best[1])
     if hydrides is not None:
         set_absolute_references(model, hydrides)
     return history
