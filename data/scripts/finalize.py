@@ -24,6 +24,7 @@ DATASETS = {
     "water_clusters_fields": ("water_clusters_fields.extxyz", 20240501),
     "nma": ("nma.extxyz", None),
     "emlp_molecules": ("emlp_molecules.extxyz", None),
+    "emlp_equilibrium": ("emlp_equilibrium.extxyz", None),
 }
 
 

@@ -23,6 +23,11 @@ run "${TML[@]}" label data/work/emlp_structures.extxyz -o data/work/emlp_molecul
     --method PBE0 --basis aug-cc-pVDZ --properties energy,forces,dipole,electron_pairs \
     >> data/work/emlp_label.log 2>&1
 
+[ -s data/work/emlp_equilibrium_structures.extxyz ] || run "$PY" data/scripts/make_emlp_molecules.py equilibrium
+run "${TML[@]}" label data/work/emlp_equilibrium_structures.extxyz -o data/work/emlp_equilibrium.extxyz \
+    --method PBE0 --basis aug-cc-pVDZ --properties energy,forces,dipole,polarizability,electron_pairs \
+    >> data/work/emlp_label.log 2>&1
+
 # 2. N-methylacetamide (B3LYP/cc-pVDZ, dipole + polarizability)
 [ -s data/work/nma_reference.npz ] || run "$PY" data/scripts/make_nma.py prepare >> data/work/nma_prepare.log 2>&1
 [ -s data/work/nma_structures.extxyz ] || run "$PY" data/scripts/make_nma.py sample

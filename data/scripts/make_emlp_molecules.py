@@ -19,6 +19,12 @@ Step 3 (hours, resumable):
     tensorml label data/work/emlp_structures.extxyz -o data/work/emlp_molecules.extxyz \
         --method PBE0 --basis aug-cc-pVDZ --properties energy,forces,dipole,electron_pairs -j 2
 
+Step 4 (minutes): the test molecules at their G2 equilibrium geometries in zero field, labelled
+with the finite-field polarizability as well (seed Table 5, last column)
+    python data/scripts/make_emlp_molecules.py equilibrium
+    tensorml label data/work/emlp_equilibrium_structures.extxyz -o data/work/emlp_equilibrium.extxyz \
+        --method PBE0 --basis aug-cc-pVDZ --properties energy,forces,dipole,polarizability,electron_pairs -j 2
+
 ``system_id`` is the (main) molecule; the molecules in TEST_MOLECULES are only in the test
 split (unseen molecules), everything else is train.
 """
@@ -35,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "data" / "work"
 REF = WORK / "emlp_hessians.npz"
 STRUCTURES = WORK / "emlp_structures.extxyz"
+EQUILIBRIUM = WORK / "emlp_equilibrium_structures.extxyz"
 
 MOLECULES = [
     "H2", "N2", "CO", "CO2", "HCN", "H2O", "NH3", "CH4", "H2CO", "CH3OH", "H3CNH2", "C2H2", "C2H4", "C2H6",
@@ -130,11 +137,28 @@ def sample() -> None:
     print(f"wrote {len(frames)} structures to {STRUCTURES}")
 
 
+def equilibrium() -> None:
+    """The test molecules at the G2 geometries, zero field (polarizability references)."""
+    from ase.build import molecule
+    from ase.io import write
+
+    frames = []
+    for name in TEST_MOLECULES:
+        a = molecule(name)
+        a.positions -= a.get_center_of_mass()
+        a.info.update(system_id=name, split="test", sampling="G2 equilibrium geometry")
+        frames.append(a)
+    WORK.mkdir(parents=True, exist_ok=True)
+    write(EQUILIBRIUM, frames, format="extxyz")
+    print(f"wrote {len(frames)} structures to {EQUILIBRIUM}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("step", choices=["prepare", "sample", "label-command"])
+    p.add_argument("step", choices=["prepare", "sample", "equilibrium", "label-command"])
     args = p.parse_args()
-    {"prepare": prepare, "sample": sample, "label-command": lambda: print(LABEL_COMMAND)}[args.step]()
+    {"prepare": prepare, "sample": sample, "equilibrium": equilibrium,
+     "label-command": lambda: print(LABEL_COMMAND)}[args.step]()
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ class EMLPCalculator(Calculator):
         if isinstance(model, (str, Path)):
             self.engine = EMLPEngine.load(model, **options)
         else:
-            self.engine = EMLPEngine(model, {"species": getattr(model, "config", {}).get("species", range(1, 119))},
-                                     **options)
+            # a Python model: its species if it knows them (else the model itself checks elements)
+            species = getattr(model, "config", {}).get("species")
+            self.engine = EMLPEngine(model, {"species": species}, **options)
         self.efield = np.zeros(3) if efield is None else np.asarray(efield, dtype=float).reshape(3)
 
     @property

@@ -50,7 +50,8 @@ class EMLPEngine:
     """A loaded eMLP model that relaxes its electron pairs for every structure it evaluates.
 
     :param module: eMLP TorchScript module (or :class:`~tensorml.emlp.model.EMLPModel`)
-    :param metadata: its metadata (:func:`~tensorml.emlp.export.read_metadata`)
+    :param metadata: its metadata (:func:`~tensorml.emlp.export.read_metadata`); ``species`` None
+        leaves the element check to the model
     :param charge: total charge (e) used by the Lewis guess of a structure seen for the first time
     :param fmax: convergence of the pair relaxation, largest pair force (eV/angstrom)
     :param min_bound, max_bound: limits of the displacement bound of a warm-started relaxation (angstrom)
@@ -66,7 +67,8 @@ class EMLPEngine:
                              "is not supported (use cpu)")
         self.module = module
         self.source = source
-        self.species = [int(z) for z in metadata["species"]]
+        species = metadata.get("species")
+        self.species = None if species is None else [int(z) for z in species]
         self.metadata = dict(metadata)
         self.metadata["outputs"] = {name: {"per_atom": per_atom, "dimension": dim.as_list(),
                                            "unit": self.units.unit_name(dim)}
@@ -89,6 +91,8 @@ class EMLPEngine:
         return list(OUTPUTS)
 
     def check_species(self, numbers) -> None:
+        if self.species is None:
+            return
         unknown = sorted(set(int(z) for z in np.unique(numbers)) - set(self.species))
         if unknown:
             from ase.data import chemical_symbols
