@@ -37,6 +37,18 @@ def random_water_cluster(n: int, rng: np.random.Generator, min_oo: float = 2.7) 
     return Atoms("OHH" * n, positions=pos)
 
 
+
+def thermalize(atoms, temperature: float, rng) -> None:
+    """Maxwell-Boltzmann momenta at ``temperature`` (K) without net momentum or rotation."""
+    from ase.md import velocitydistribution as vd
+
+    # ASE >= 3.26 names it thermalize_momenta (same distribution)
+    draw = getattr(vd, "thermalize_momenta", None) or vd.MaxwellBoltzmannDistribution
+    draw(atoms, temperature_K=temperature, rng=rng)
+    vd.Stationary(atoms)
+    vd.ZeroRotation(atoms)
+
+
 def water_cluster_trajectory(n: int, temperature: float, n_frames: int, rng: np.random.Generator,
                              equilibration_fs: float = 1000.0, stride_fs: float = 250.0,
                              timestep_fs: float = 0.5) -> list[Atoms]:
@@ -48,7 +60,6 @@ def water_cluster_trajectory(n: int, temperature: float, n_frames: int, rng: np.
     """
     import ase.units
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
     from ase.optimize import FIRE
 
     from .water_ff import FlexibleWater
@@ -57,9 +68,7 @@ def water_cluster_trajectory(n: int, temperature: float, n_frames: int, rng: np.
     wall = 1.93 * n ** (1 / 3) + 0.8
     atoms.calc = FlexibleWater(wall_radius=wall if n > 1 else None)
     FIRE(atoms, logfile=None).run(fmax=0.5, steps=200)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
-    Stationary(atoms)
-    ZeroRotation(atoms)
+    thermalize(atoms, temperature, rng)
     dyn = Langevin(atoms, timestep_fs * ase.units.fs, temperature_K=temperature, friction=0.01 / ase.units.fs,
                    fixcm=False, rng=rng)
     dyn.run(int(equilibration_fs / timestep_fs))

@@ -42,17 +42,14 @@ def nve_stability(model, atoms, temperature: float = 300.0, steps: int = 1000, t
                   skip: int = 10, seed: int = 0, fmax: float = 1e-3) -> dict:
     """Run NVE MD of ``atoms`` (ASE, angstrom) with eMLP ``model`` and return the Figure-4 metrics."""
     from ase import units
-    from ase.md import velocitydistribution as vd
     from ase.md.verlet import VelocityVerlet
+
+    from ..data.sampling import thermalize
 
     atoms = atoms.copy()
     atoms.info.pop("electron_pairs", None)
     atoms.calc = EMLPCalculator(model, fmax=fmax, memory=2)
-    # ASE >= 3.26 names it thermalize_momenta
-    thermalize = getattr(vd, "thermalize_momenta", None) or vd.MaxwellBoltzmannDistribution
-    thermalize(atoms, temperature_K=temperature, rng=np.random.default_rng(seed))
-    vd.Stationary(atoms)
-    vd.ZeroRotation(atoms)
+    thermalize(atoms, temperature, np.random.default_rng(seed))
     n = len(atoms)
     energies, iterations = [], []
     dyn = VelocityVerlet(atoms, timestep * units.fs)
