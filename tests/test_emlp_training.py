@@ -141,3 +141,18 @@ def test_frames_from_extxyz_layout():
     atoms.info.pop("energy")
     with pytest.raises(ValueError, match="no energy"):
         frames_from_atoms([atoms])
+
+
+def test_linear_molecules_in_a_field_cannot_be_augmented_and_training_keeps_them():
+    """Collinear particles exert no torque about their axis, so eq. 48 fails for a displaced pair of
+    a linear molecule in a field: augment_frame says so, and the trainer keeps the frame as it is."""
+    from tensorml.emlp.train import train_emlp
+
+    cores = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.16], [0.0, 0.0, -1.16]])  # O=C=O on z
+    pairs = np.array([[0, 0, z] for z in (0.5, 0.7, 0.9, -0.5, -0.7, -0.9, 1.5, -1.5)], dtype=float)
+    frame = EMLPFrame(cores, np.array([6, 8, 8]), pairs, -10.0, np.zeros((3, 3)), efield=np.array([0.1, 0.05, 0.02]))
+    with pytest.raises(ValueError, match="one line"):
+        augment_frame(frame, np.random.default_rng(0))
+    model = EMLPModel(build_config([6, 8]))
+    history = train_emlp(model, [frame, frame], epochs=1, batch_size=2, augment_fraction=1.0)
+    assert np.isfinite(history[0])

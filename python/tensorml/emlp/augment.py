@@ -82,22 +82,34 @@ def correction_forces(positions: np.ndarray, charges: np.ndarray, forces: np.nda
     return out
 
 
-def augment_frame(frame: EMLPFrame, rng: np.random.Generator, options: AugmentOptions = AugmentOptions()) -> EMLPFrame:
-    """A copy of ``frame`` with one random pair displaced and labels of eq. 30 / appendix B."""
+def augment_frame(frame: EMLPFrame, rng: np.random.Generator, options: AugmentOptions = AugmentOptions(),
+                  attempts: int = 8) -> EMLPFrame:
+    """A copy of ``frame`` with one random pair displaced and labels of eq. 30 / appendix B.
+
+    When the torque condition cannot be met for the drawn pair and direction (a linear molecule:
+    the other particles lie on one line and cannot exert a torque about it), another pair and
+    direction are drawn, up to ``attempts`` times; then ``ValueError`` (the caller keeps the frame
+    unaugmented)."""
     m = len(frame.pairs)
     if m == 0:
         raise ValueError("cannot augment a frame without electron pairs")
     n = len(frame.cores)
-    pick = int(rng.integers(m))
-    direction = rng.normal(size=3)
-    direction /= np.linalg.norm(direction)
-    d_r = direction * rng.uniform(options.min_displacement, options.max_displacement)
     positions = np.vstack([frame.cores, frame.pairs])
     charges = np.concatenate([core_charges(frame.numbers), np.full(m, PAIR_CHARGE)])
     forces = np.vstack([frame.forces, frame.pair_forces])
     efield = np.zeros(3) if frame.efield is None else np.asarray(frame.efield, dtype=float)
-    delta = correction_forces(positions, charges, forces, n + pick, d_r, efield, options.k,
-                              options.cutoff, options.cutoff_width, periodic=frame.periodic)
+    for attempt in range(attempts):
+        pick = int(rng.integers(m))
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        d_r = direction * rng.uniform(options.min_displacement, options.max_displacement)
+        try:
+            delta = correction_forces(positions, charges, forces, n + pick, d_r, efield, options.k,
+                                      options.cutoff, options.cutoff_width, periodic=frame.periodic)
+            break
+        except ValueError:
+            if attempt == attempts - 1:
+                raise
     new_forces = forces + delta
     pairs = frame.pairs.copy()
     pairs[pick] += d_r

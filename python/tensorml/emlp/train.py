@@ -73,7 +73,10 @@ def train_emlp(model, frames: Sequence[EMLPFrame], *, epochs: int, lr: float = 3
             batch = [frames[i] for i in order[start:start + batch_size]]
             n_aug = int(round(augment_fraction * len(batch)))
             for k in rng.choice(len(batch), size=n_aug, replace=False):
-                batch[k] = augment_frame(batch[k], rng, augment_options)
+                try:
+                    batch[k] = augment_frame(batch[k], rng, augment_options)
+                except ValueError:  # no admissible displacement (linear molecules): keep the frame
+                    pass
             optimizer.zero_grad()
             cost, _ = emlp_cost(model, batch, weights, _references(model, batch, hydrides))
             cost.backward()
