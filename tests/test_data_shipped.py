@@ -61,3 +61,36 @@ def test_water_cluster_field_frames():
         assert np.count_nonzero(a.info["efield"]) == 1
         assert a.info["electron_pairs"].shape == p.info["electron_pairs"].shape
         assert a.info["split"] == p.info["split"]
+
+
+def test_emlp_molecules():
+    """Boys-centre data for the eMLP: one pair per two valence electrons, the point charges of cores
+    and pairs reproduce the DFT dipole, fields up to 0.01 a.u., unseen test molecules."""
+    from tensorml import units as U
+    from tensorml.emlp.particles import core_charges
+
+    frames = _load("emlp_molecules")
+    assert len(frames) >= 600
+    _check_split(frames)
+    assert {a.info["system_id"] for a in frames if a.info["split"] == "test"} == \
+        {"CH3CH2OH", "CH2NHCH2", "H2CCO", "HCOOH"}
+    max_field = 0.01 * U.EFIELD_AU  # V/angstrom
+    for a in frames:
+        assert a.info["method"] == "PBE0" and a.info["basis"] == "aug-cc-pVDZ"
+        q = core_charges(a.numbers)
+        pairs = a.info["electron_pairs"]
+        assert pairs.shape == (int(q.sum()) // 2, 3)
+        assert np.linalg.norm(a.info["efield"]) <= max_field * (1 + 1e-9)
+        dip = q @ a.positions - 2 * pairs.sum(axis=0)
+        np.testing.assert_allclose(dip, a.info["dipole"], atol=0.02)
+        assert a.arrays["forces"].shape == (len(a), 3)
+
+
+def test_emlp_equilibrium_polarizabilities():
+    frames = _load("emlp_equilibrium")
+    assert {a.info["system_id"] for a in frames} == {"CH3CH2OH", "CH2NHCH2", "H2CCO", "HCOOH"}
+    for a in frames:
+        alpha = a.info["polarizability"]
+        np.testing.assert_allclose(alpha, alpha.T, atol=1e-3)
+        assert 2.0 < np.trace(alpha) / 3 < 8.0  # angstrom^3: small organic molecules
+        np.testing.assert_allclose(a.info["efield"], 0.0)

@@ -2,6 +2,7 @@
 
     python data/scripts/finalize.py            # every dataset whose labelling output exists
     python data/scripts/finalize.py --stats    # only print statistics (frames, time, split)
+    python data/scripts/finalize.py --only emlp_molecules emlp_equilibrium   # just these
 
 Reads each output with :func:`tensorml.data.read_dataset` (the trainer's reader), makes sure
 every frame has ``split`` ('train'/'test'; water clusters: whole trajectories, 20 % test,
@@ -51,9 +52,12 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--stats", action="store_true", help="print statistics only")
+    p.add_argument("--only", nargs="+", choices=sorted(DATASETS), help="finalize only these datasets")
     args = p.parse_args()
     parents = {}
     for name, (src, seed) in DATASETS.items():
+        if args.only and name not in args.only:
+            continue
         path = WORK / src
         if not path.exists():
             print(f"{name}: {path} missing, skipped")
