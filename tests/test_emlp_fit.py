@@ -133,3 +133,11 @@ def test_train_emlp_command_writes_model_and_report(teacher, tmp_path):
     text = (tmp_path / "out" / "report.md").read_text()
     assert "Static errors" in text and "error rate" in text and "NVE stability" in text
     assert isinstance(load_model(tmp_path / "out" / "model.pt"), EMLPEngine)
+    # re-evaluating the exported model reproduces the report and keeps its training record
+    assert main(["train-emlp", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "out"), "--evaluate-only",
+                 "--stability-steps", "0"]) == 0
+    again = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert again["epochs"] == 2 and "stability" not in again
+    for key in ("energy_meV_per_atom", "forces_meV_per_A"):
+        assert again["errors"]["static"][key]["mae"] == pytest.approx(report["errors"]["static"][key]["mae"],
+                                                                      rel=1e-9)

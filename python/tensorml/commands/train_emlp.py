@@ -19,6 +19,8 @@ def register(sub) -> None:
     p.add_argument("--augment-fraction", type=float, help="share of augmented frames per mini-batch (overrides)")
     p.add_argument("--stability-steps", type=int, help="NVE steps per molecule (overrides; 0: no NVE runs)")
     p.add_argument("--seed", type=int, help="random seed (overrides)")
+    p.add_argument("--evaluate-only", action="store_true",
+                   help="do not train: evaluate the model already in the output folder and rewrite its report")
     p.set_defaults(func=run)
 
 
@@ -44,6 +46,6 @@ def run(args) -> int:
             cfg["evaluation"]["stability"]["steps"] = args.stability_steps
     if args.output_dir:
         cfg["output"]["dir"] = str(Path(args.output_dir).resolve())
-    report = fit(cfg)
+    report = fit(cfg, evaluate_only=args.evaluate_only)
     print(f"report: {Path(cfg['output']['dir']) / 'report.md'}")
     return 0 if report else 1

@@ -38,17 +38,24 @@ def _stats(errors) -> dict:
             "median": float(np.median(e)) if e.size else float("nan"), "n": int(e.size)}
 
 
-def linear_reference_residuals(frames: Sequence[EMLPFrame], species: Sequence[int]) -> np.ndarray:
-    """Energies per atom (eV) after subtracting the least-squares per-element reference."""
+def linear_reference(frames: Sequence[EMLPFrame], species: Sequence[int]) -> np.ndarray:
+    """Least-squares per-element energies (eV) of ``frames`` (the eq.-32 form, coefficients fitted)."""
     counts = np.array([[np.sum(f.numbers == z) for z in species] for f in frames], dtype=float)
-    energies = np.array([f.energy for f in frames])
-    coef, *_ = np.linalg.lstsq(counts, energies, rcond=None)
-    return (energies - counts @ coef) / counts.sum(1)
+    coef, *_ = np.linalg.lstsq(counts, np.array([f.energy for f in frames]), rcond=None)
+    return coef
 
 
-def intrinsic_variability(frames: Sequence[EMLPFrame], species: Sequence[int], dipoles=None) -> dict:
-    """MAE of the constant (mean) model: energy meV/atom, forces and pair forces meV/angstrom, dipole Debye."""
-    per_atom = linear_reference_residuals(frames, species)
+def intrinsic_variability(frames: Sequence[EMLPFrame], species: Sequence[int], dipoles=None,
+                          reference: Optional[np.ndarray] = None) -> dict:
+    """MAE of the constant (mean) model: energy meV/atom, forces and pair forces meV/angstrom, dipole Debye.
+
+    Energies per atom are taken after subtracting the per-element ``reference`` (eV, in the order
+    of ``species``): fit it on the *training* frames (:func:`linear_reference`) for the seed's
+    baseline; by default it is fitted on ``frames`` themselves, which leaves only the variation
+    within each composition (an optimistic baseline when there are few molecules)."""
+    counts = np.array([[np.sum(f.numbers == z) for z in species] for f in frames], dtype=float)
+    coef = linear_reference(frames, species) if reference is None else np.asarray(reference, dtype=float)
+    per_atom = (np.array([f.energy for f in frames]) - counts @ coef) / counts.sum(1)
     forces = np.concatenate([f.forces.ravel() for f in frames])
     field_pair = np.concatenate([np.tile(2.0 * (np.zeros(3) if f.efield is None else f.efield), len(f.pairs))
                                  for f in frames])
@@ -112,9 +119,10 @@ def polarizability_errors(model, molecules: Sequence, fmax: float = 1e-6) -> dic
 
 
 def error_tables(model, frames: Sequence[EMLPFrame], dipoles: Sequence, species: Sequence[int],
-                 molecules: Optional[Sequence] = None) -> dict:
-    """Everything above for one model on one test set."""
-    out = {"intrinsic": intrinsic_variability(frames, species, dipoles), "static": static_errors(model, frames),
+                 molecules: Optional[Sequence] = None, reference: Optional[np.ndarray] = None) -> dict:
+    """Everything above for one model on one test set (``reference``: see :func:`intrinsic_variability`)."""
+    out = {"intrinsic": intrinsic_variability(frames, species, dipoles, reference),
+           "static": static_errors(model, frames),
            "dynamic": dynamic_errors(model, frames, dipoles)}
     if molecules:
         out["polarizability"] = polarizability_errors(model, molecules)
