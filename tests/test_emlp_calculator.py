@@ -16,7 +16,7 @@ from tensorml.emlp.warmstart import PairMemory
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("emlp") / "emlp.pt"
-    export_emlp(EMLPModel(build_config([1, 6, 7, 8])), path, dtype="float64")
+    export_emlp(EMLPModel(build_config([1, 6, 7, 8], preset="small")), path, dtype="float64")
     return path
 
 

@@ -174,7 +174,7 @@ def schnet_crystal():
     a minimum, so only the clamped-ion properties, which need a minimum of the pairs, apply)."""
     from ase.build import molecule
 
-    model = EMLPModel(build_config([1, 6]))
+    model = EMLPModel(build_config([1, 6], preset="small"))
     cell = np.array([[4.6, 0.0, 0.0], [0.4, 4.4, 0.0], [0.0, 0.3, 4.8]])
     ch4 = molecule("CH4")
     rng = np.random.default_rng(0)

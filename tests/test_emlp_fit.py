@@ -27,7 +27,7 @@ from tensorml.emlp.stability import classify, conserved_energy_metrics, nve_stab
 
 @pytest.fixture(scope="module")
 def teacher():
-    return EMLPModel(build_config([1, 6, 7, 8], seed=3))
+    return EMLPModel(build_config([1, 6, 7, 8], preset="small", seed=3))
 
 
 def labelled_methanes(model, n, seed=0, field=0.05):
@@ -77,7 +77,7 @@ def test_reference_energies_are_recovered_and_intrinsic_variability_removes_them
     frames.append(EMLPFrame(nh3.positions, nh3.numbers, r.pairs, r.energy, r.core_forces))
     shifts = {1: -13.6, 6: -1029.0, 7: -1480.0}
     labelled = [f.copy(energy=f.energy + sum(shifts[int(z)] for z in f.numbers)) for f in frames]
-    student = EMLPModel(build_config([1, 6, 7, 8], seed=3))  # same weights as the teacher
+    student = EMLPModel(build_config([1, 6, 7, 8], preset="small", seed=3))  # same weights as the teacher
     refs = fit_reference_energies(student, labelled, [1, 6, 7])
     # only combinations seen in the data are determined: CH4 and NH3 fix e_C + 4 e_H and e_N + 3 e_H
     assert refs[6] + 4 * refs[1] == pytest.approx(shifts[6] + 4 * shifts[1], abs=1e-8)
@@ -124,7 +124,7 @@ def test_train_emlp_command_writes_model_and_report(teacher, tmp_path):
         images.append(a)
     write(tmp_path / "data.extxyz", images)
     (tmp_path / "config.yaml").write_text(
-        "data: {file: data.extxyz, val_fraction: 0.2}\nmodel: {species: [H, C]}\n"
+        "data: {file: data.extxyz, val_fraction: 0.2}\nmodel: {species: [H, C], preset: small}\n"
         "training: {epochs: 2, batch_size: 4}\nevaluation: {stability: {molecules: [CH4], steps: 5}}\n")
     assert main(["train-emlp", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "out")]) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())

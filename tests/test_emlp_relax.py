@@ -15,7 +15,7 @@ from test_emlp_toymodel import spring_water
 
 @pytest.fixture(scope="module")
 def model():
-    return torch.jit.script(EMLPModel(build_config([1, 6, 7, 8])))
+    return torch.jit.script(EMLPModel(build_config([1, 6, 7, 8], preset="small")))
 
 
 @pytest.mark.parametrize("name,count", [("H2O", 4), ("CH4", 4), ("C2H4", 6), ("HCN", 5), ("CO2", 8),

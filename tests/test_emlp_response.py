@@ -31,7 +31,7 @@ def _finite_field_alpha(relaxed_dipole, h=1e-2):
 
 
 def test_electronic_polarizability_equals_finite_field_derivative_of_relaxed_dipole():
-    model = torch.jit.script(EMLPModel(build_config([1, 6, 7, 8])))
+    model = torch.jit.script(EMLPModel(build_config([1, 6, 7, 8], preset="small")))
     atoms = molecule("CH4")
     cores, numbers = atoms.positions, atoms.numbers
     res = relax_pairs(model, cores, numbers, lewis_pairs(cores, numbers), fmax=1e-7)
@@ -112,7 +112,7 @@ def test_ir_spectrum_of_water(water_minimum):
 
 
 def test_non_minimum_is_refused():
-    model = torch.jit.script(EMLPModel(build_config([1, 6])))
+    model = torch.jit.script(EMLPModel(build_config([1, 6], preset="small")))
     atoms = molecule("CH4")
     pairs = lewis_pairs(atoms.positions, atoms.numbers)
     pairs[0] = pairs[1]  # pairs on top of each other: not a minimum of the pair energy

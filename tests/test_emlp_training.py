@@ -87,7 +87,7 @@ def test_augmentation_is_least_norm_and_local():
 
 
 def test_cost_eq31_is_zero_for_exact_labels_and_weighs_each_term():
-    model = EMLPModel(build_config([1, 8], seed=1))
+    model = EMLPModel(build_config([1, 8], preset="small", seed=1))
     frame = _toy_frame(4)
     exact = predict(model, frame, stress=False, create_graph=False)
     perfect = frame.copy(energy=float(exact["energy"]), forces=exact["core_forces"].numpy(),
@@ -106,7 +106,7 @@ def test_short_training_reduces_the_cost():
 
     frames = [_toy_frame(s) for s in range(6)]
     hydrides = {1: _toy_h2(), 8: frames[0]}
-    model = EMLPModel(build_config([1, 8], seed=2, features=16, filters=16, n_basis=8, n_interactions=1))
+    model = EMLPModel(build_config([1, 8], preset="small", seed=2, features=16, filters=16, n_basis=8, n_interactions=1))
 
     def clean_cost():
         return float(emlp_cost(model, frames, references=_references(model, frames, hydrides))[0].detach())
@@ -153,6 +153,6 @@ def test_linear_molecules_in_a_field_cannot_be_augmented_and_training_keeps_them
     frame = EMLPFrame(cores, np.array([6, 8, 8]), pairs, -10.0, np.zeros((3, 3)), efield=np.array([0.1, 0.05, 0.02]))
     with pytest.raises(ValueError, match="one line"):
         augment_frame(frame, np.random.default_rng(0))
-    model = EMLPModel(build_config([6, 8]))
+    model = EMLPModel(build_config([6, 8], preset="small"))
     history = train_emlp(model, [frame, frame], epochs=1, batch_size=2, augment_fraction=1.0)
     assert np.isfinite(history[0])

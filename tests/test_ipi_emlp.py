@@ -34,7 +34,7 @@ F_AU = U.factor(U.FORCE, U.METAL, U.ATOMIC)
 @pytest.fixture(scope="module")
 def emlp_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("emlp_ipi") / "emlp.pt"
-    export_emlp(EMLPModel(build_config([1, 6, 7, 8])), path, dtype="float64")
+    export_emlp(EMLPModel(build_config([1, 6, 7, 8], preset="small")), path, dtype="float64")
     return path
 
 

@@ -7,7 +7,7 @@ Configuration (paths relative to the file; ``models/emlp/config.yaml`` is the sh
       file: ../../data/emlp_molecules.extxyz.xz      # frames with Boys centres ('X' atoms), energy, forces
       polarizabilities: null     # optional: molecules with 'X' pairs and a 'polarizability' label (Table 5)
       val_fraction: 0.1          # of the training frames (info['split'] != 'test'), random
-    model: {species: [H, C, N, O], preset: small}   # + SchNet overrides (features, filters, ...)
+    model: {species: [H, C, N, O], preset: small}   # default table3 (seed); + overrides (features, ...)
     training:
       epochs: 200
       batch_size: 8
@@ -41,7 +41,7 @@ import torch
 DEFAULTS = {
     "seed": 0,
     "data": {"file": None, "polarizabilities": None, "val_fraction": 0.1},
-    "model": {"species": None, "preset": "small"},
+    "model": {"species": None, "preset": "table3"},
     "training": {"epochs": 200, "batch_size": 8, "lr": 1e-3, "halving_epochs": 30, "augment_fraction": 0.1,
                  "max_minutes": 15.0, "weights": {"energy": 1.0, "forces": 1.0, "pair_forces": 1.0}},
     "evaluation": {"stability": None},
