@@ -269,11 +269,18 @@ class TensorialModel(PerAtomModel):
             done["element_energies"] = base.tolist()
         if self.dipole_head is not None and "dipole" in labels and not self.dipole_head.charges_given:
             # M ~ sum_t q_t sum_{i in t} r_i: least squares for per-element charges
+            # with sum_t n_t q_t = <Q> for the mean composition n, solved on that plane with a small
+            # ridge: frames of one molecule in similar geometries leave combinations of charges
+            # undetermined (nearly collinear columns), which plain least squares turns into huge charges
             psum, dip, counts, charge = labels["dipole"]
             a = psum.transpose(0, 2, 1).reshape(-1, S)
-            q, *_ = np.linalg.lstsq(a, dip.reshape(-1), rcond=None)
-            n = counts.mean(0)  # project onto sum_t n_t q_t = <Q> (the mean composition)
-            q = q + n * (float(charge.mean()) - n @ q) / (n @ n)
+            n = counts.mean(0)
+            q0 = n * float(charge.mean()) / (n @ n)
+            basis = np.linalg.svd(np.eye(S) - np.outer(n, n) / (n @ n))[0][:, : S - 1]  # the plane n.q = 0
+            ab = a @ basis
+            gram = ab.T @ ab
+            ridge = 1e-2 * np.trace(gram) / max(S - 1, 1)
+            q = q0 + basis @ np.linalg.solve(gram + ridge * np.eye(S - 1), ab.T @ (dip.reshape(-1) - a @ q0))
             q_t = torch.as_tensor(q, dtype=self.dipole_head.neutral_counts.dtype)
             self.dipole_head.element_charges.copy_(self.dipole_head.project(q_t.to(self.dipole_head.neutral_counts)))
             done["element_charges"] = q.tolist()
