@@ -94,3 +94,18 @@ def test_emlp_equilibrium_polarizabilities():
         np.testing.assert_allclose(alpha, alpha.T, atol=1e-3)
         assert 2.0 < np.trace(alpha) / 3 < 8.0  # angstrom^3: small organic molecules
         np.testing.assert_allclose(a.info["efield"], 0.0)
+
+
+def test_nma():
+    """N-methylacetamide conformers (EANN seed's toy system): dipole ~3.7-4 D and an isotropic
+    polarizability ~7 angstrom^3 at B3LYP/cc-pVDZ, symmetric polarizabilities, a random test split."""
+    frames = _load("nma")
+    assert len(frames) >= 200
+    assert {a.info["split"] for a in frames} == {"train", "test"}
+    for a in frames:
+        assert a.get_chemical_formula() == "C3H7NO"
+        assert a.info["method"] == "B3LYP" and a.info["basis"] == "cc-pVDZ"
+        alpha = a.info["polarizability"]
+        np.testing.assert_allclose(alpha, alpha.T, atol=1e-3)
+        assert 5.0 < np.trace(alpha) / 3 < 9.0
+        assert 0.5 < np.linalg.norm(a.info["dipole"]) < 1.2  # e*angstrom (2.4-5.8 D)
