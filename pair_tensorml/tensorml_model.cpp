@@ -66,8 +66,13 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
     throw fail(path, std::string("metadata.json is not valid JSON: ") + e.what());
   }
   try {
-    if (meta.value("format", std::string()) != "tensorml-model")
-      throw fail(path, "metadata format is not 'tensorml-model'");
+    const std::string format = meta.value("format", std::string());
+    if (format == "tensorml-emlp")
+      throw fail(path, "is an explicit-electron (eMLP) model (format 'tensorml-emlp'): its electron pairs are "
+                       "relaxed by whole-system engines (the i-PI driver tensorml-ipi, the ASE calculator), "
+                       "not yet by LAMMPS");
+    if (format != "tensorml-model")
+      throw fail(path, "metadata format is '" + format + "', not 'tensorml-model'");
     int version = meta.at("format_version").get<int>();
     if (version < 1 || version > kFormatVersion)
       throw fail(path,

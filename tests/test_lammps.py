@@ -227,6 +227,16 @@ def test_newer_model_format_is_refused(tmp_path, model_path, box):
     assert "format version 99 is not supported" in out
 
 
+def test_emlp_model_is_refused_with_a_pointer(tmp_path, box):
+    from tensorml.emlp.export import export_emlp
+    from tensorml.emlp.model import EMLPModel, build_config
+
+    emlp = tmp_path / "emlp.pt"
+    export_emlp(EMLPModel(build_config([1, 8], preset="small")), emlp)
+    out = error_of(tmp_path, BASE.format(model=emlp), box)
+    assert "explicit-electron (eMLP) model" in out and "tensorml-ipi" in out, out[-3000:]
+
+
 def test_special_bonds_exclusions_are_refused(tmp_path, model_path, box):
     from tensorml.structures import write_lammps_water
 
