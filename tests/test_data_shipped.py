@@ -100,7 +100,7 @@ def test_nma():
     """N-methylacetamide conformers (EANN seed's toy system): dipole ~3.7-4 D and an isotropic
     polarizability ~7 angstrom^3 at B3LYP/cc-pVDZ, symmetric polarizabilities, a random test split."""
     frames = _load("nma")
-    assert len(frames) >= 200
+    assert len(frames) >= 190
     assert {a.info["split"] for a in frames} == {"train", "test"}
     for a in frames:
         assert a.get_chemical_formula() == "C3H7NO"
