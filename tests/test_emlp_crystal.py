@@ -23,8 +23,8 @@ from tensorml.emlp.electrostatics import K_E, field_energy
 from tensorml.emlp.evaluate import make_inputs, total_charge_dipole
 from tensorml.emlp.ewald import ewald_energy
 from tensorml.emlp.model import DEFAULT_GAMMA, EMLPModel, build_config
-from tensorml.emlp.particles import core_charge_table
 from tensorml.emlp.relax import optimize_structure, relax_pairs
+from test_emlp_toymodel import ToyEMLP
 
 CELL = np.array([[3.0, 0.0, 0.0], [0.3, 3.2, 0.0], [0.2, -0.1, 3.4]])
 FRACTIONAL = np.array([[0.10, 0.20, 0.15], [0.45, 0.50, 0.55], [0.22, 0.30, 0.28]])  # H, Li, pair
@@ -32,7 +32,7 @@ NUMBERS = np.array([1, 3])
 PBC = np.ones(3, dtype=bool)
 
 
-class SpringCrystal(torch.nn.Module):
+class SpringCrystal(ToyEMLP):
     """Springs k/2 (|x_j + n A - x_i| - d_0)^2 over fixed (i, j, n) + Ewald + field, eV."""
 
     def __init__(self, positions, cell, cutoff=4.7, k=6.0):
@@ -53,15 +53,9 @@ class SpringCrystal(torch.nn.Module):
         self.register_buffer("n", torch.tensor(np.array(n), dtype=torch.float64))
         self.register_buffer("d0", torch.tensor(d0, dtype=torch.float64))
         self.k = k
-        self.register_buffer("charge_table", core_charge_table())
-        self.dummy = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))  # carries the dtype
-
-    def core_charges(self, numbers):
-        return self.charge_table[numbers]
 
     def forward(self, cores, numbers, pairs, cell, pbc, efield):
-        x = torch.cat([cores, pairs])
-        q = torch.cat([self.charge_table[numbers], torch.full((len(pairs),), -2.0, dtype=x.dtype)])
+        x, q = self.positions_and_charges(cores, numbers, pairs)
         d = torch.linalg.norm(x[self.j] + self.n @ cell - x[self.i], dim=1)
         springs = 0.5 * self.k * ((d - self.d0) ** 2).sum()
         return springs + ewald_energy(x, q, cell, DEFAULT_GAMMA, DEFAULT_GAMMA, 1e-12, K_E) + \

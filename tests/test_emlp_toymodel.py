@@ -21,7 +21,24 @@ from tensorml.emlp.model import DEFAULT_GAMMA
 from tensorml.emlp.particles import core_charge_table
 
 
-class SpringEMLP(torch.nn.Module):
+class ToyEMLP(torch.nn.Module):
+    """What analytic stand-ins share: the eMLP core charges (Table 1) and a float64 parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("charge_table", core_charge_table())
+        self.dummy = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))  # carries the dtype
+
+    def core_charges(self, numbers):
+        return self.charge_table[numbers]
+
+    def positions_and_charges(self, cores, numbers, pairs):
+        """All particles (cores, then pairs) and their charges in e (pairs -2)."""
+        x = torch.cat([cores, pairs])
+        return x, torch.cat([self.charge_table[numbers], torch.full((len(pairs),), -2.0, dtype=x.dtype)])
+
+
+class SpringEMLP(ToyEMLP):
     """E = eqs. 8 + 9 + 12 + sum_{a<b} k_ab/2 (|x_a - x_b| - d_ab)^2 over all particles (eV)."""
 
     def __init__(self, cores, pairs, k_core: float = 20.0, k_pair: float = 8.0):
@@ -32,15 +49,9 @@ class SpringEMLP(torch.nn.Module):
         k = torch.full_like(self.d0, k_pair)
         k[: self.n_cores, : self.n_cores] = k_core
         self.register_buffer("k", k)
-        self.register_buffer("charge_table", core_charge_table())
-        self.dummy = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))  # carries the dtype
-
-    def core_charges(self, numbers):
-        return self.charge_table[numbers]
 
     def forward(self, cores, numbers, pairs, cell, pbc, efield):
-        x = torch.cat([cores, pairs])
-        q = torch.cat([self.charge_table[numbers], torch.full((len(pairs),), -2.0, dtype=x.dtype)])
+        x, q = self.positions_and_charges(cores, numbers, pairs)
         diff = x.unsqueeze(0) - x.unsqueeze(1)
         iu = torch.triu_indices(len(x), len(x), 1)
         d = torch.sqrt((diff[iu[0], iu[1]] ** 2).sum(-1))
