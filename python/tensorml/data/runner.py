@@ -147,7 +147,7 @@ def sort_output(path: str | Path, key: str = "frame_index") -> None:
     for atoms in iread(path, format="extxyz"):
         blocks.append(atoms)
     # re-read as raw text blocks to keep the exact bytes ASE wrote
-    texts = _raw_blocks(path)
+    texts = extxyz_blocks(path)
     if len(texts) != len(blocks):  # pragma: no cover - defensive
         return
     order = sorted(range(len(blocks)), key=lambda i: (int(blocks[i].info.get(key, -1)),
@@ -165,13 +165,14 @@ def _drop_orphan_field_frames(path: Path, done: set[int]) -> None:
     parents = [int(a.info.get("parent_frame_index", -1)) for a in iread(path, format="extxyz")]
     if all(p in done for p in parents):
         return
-    texts = _raw_blocks(path)
+    texts = extxyz_blocks(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("".join(t for t, p in zip(texts, parents) if p in done))
     os.replace(tmp, path)
 
 
-def _raw_blocks(path: Path) -> list[str]:
+def extxyz_blocks(path: Path) -> list[str]:
+    """The text of each frame of an extxyz file (count line, comment line, atom lines)."""
     lines = path.read_text().splitlines(keepends=True)
     blocks, i = [], 0
     while i < len(lines):
@@ -285,4 +286,4 @@ def label_structures(
     return summary
 
 
-__all__ = ["label_structures", "LabelSummary", "sort_output", "failed_log_path", "frame_to_extxyz"]
+__all__ = ["label_structures", "LabelSummary", "sort_output", "failed_log_path", "frame_to_extxyz", "extxyz_blocks"]
