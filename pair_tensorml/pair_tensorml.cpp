@@ -146,6 +146,8 @@ void PairTensorML::load_model()
   } catch (const std::exception &e) {
     error->all(FLERR, "pair_style tensorml: {}", e.what());
   }
+  if (comm->me == 0)
+    for (const auto &w : model_->warnings) error->warning(FLERR, "pair tensorml: {}: {}", model_path_, w);
   if (!properties_only_ && !model_->provides("forces"))
     error->all(FLERR,
                "pair_style tensorml: model {} has no energy/forces; use 'properties_only yes' (with "
@@ -167,6 +169,7 @@ void PairTensorML::load_model()
     }
     (spec.per_atom ? peratom_props : global_props).push_back(name);
   }
+  set_comm_sizes();
   if (!skipped.empty() && comm->me == 0)
     error->warning(FLERR, "pair tensorml: model outputs{} are defined for whole systems only (not on MPI "
                    "domains with ghost atoms) and are not available in LAMMPS", skipped);
@@ -246,7 +249,14 @@ void PairTensorML::init_style()
   }
   neighbor->add_request(this, flags);
 
-  // reverse communication size: forces (when newton_pair is off) and per-atom "sum" outputs
+  set_comm_sizes();
+}
+
+// Reverse communication carries forces (newton_pair off) and every per-atom "sum" output. The
+// sizes must be known when pair_style is read: pair_style hybrid sizes the Comm buffers from its
+// substyles' comm_reverse right after their settings(), before any init_style().
+void PairTensorML::set_comm_sizes()
+{
   int size = 3;
   for (const auto &name : peratom_props)
     if (model_->output(name).ghost == "sum") size += (int) model_->output(name).size;
@@ -517,6 +527,9 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
         revbuf_[(size_t) lammps_index[k] * revsize_ + offset + s] = c * v[k * spec.size + s];
     offset += (int) spec.size;
   }
+  if (revsize_ > comm_reverse)
+    error->one(FLERR, "pair tensorml: internal error: reverse communication of {} values per atom exceeds the "
+               "declared {}", revsize_, comm_reverse);
   if (revsize_ > 0) {
     comm->reverse_comm(this, revsize_);
     offset = 0;

@@ -77,6 +77,7 @@ class PairTensorML : public Pair {
 
   void allocate();
   void load_model();
+  void set_comm_sizes();    // comm_reverse from the model's per-atom outputs
   bool needs_velocities(const std::string &name) const;
   // One model call with the requested outputs; results tallied, stored and communicated.
   void evaluate(const std::vector<std::string> &requested);

@@ -2,6 +2,8 @@
 
 #include "tensorml_model.h"
 
+#include "tensorml_archive.h"
+
 #include "nlohmann/json.hpp"
 
 #include <cmath>
@@ -73,6 +75,7 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
                        "not yet by LAMMPS");
     if (format != "tensorml-model")
       throw fail(path, "metadata format is '" + format + "', not 'tensorml-model'");
+    check_payload(meta.value("payload_sha256", std::string()));
     int version = meta.at("format_version").get<int>();
     if (version < 1 || version > kFormatVersion)
       throw fail(path,
@@ -128,6 +131,26 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
     throw fail(path, "dtype must be float32 or float64, got '" + want + "'");
   if (want != dtype_name) module_.to(dtype);
   dtype_name = want;
+}
+
+void Model::check_payload(const std::string &expected)
+{
+  if (expected.empty()) {
+    warnings.push_back("the model file records no payload checksum (exported by an older tensorml) and cannot be "
+                       "checked for damage: export it again");
+    return;
+  }
+  std::string actual;
+  try {
+    actual = payload_digest(path);
+  } catch (const std::exception &e) {
+    std::string msg = e.what();
+    throw fail(path, "the archive is damaged (" + msg.substr(0, msg.find('\n')) + ")");
+  }
+  if (actual != expected)
+    throw fail(path, "the model file is corrupt: the checksum of its contents (" + actual.substr(0, 16) +
+                         "...) differs from the one recorded at export (" + expected.substr(0, 16) +
+                         "...); copy or export the file again");
 }
 
 std::map<std::string, torch::Tensor> Model::evaluate(const c10::Dict<std::string, torch::Tensor> &inputs,

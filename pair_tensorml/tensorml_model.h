@@ -67,9 +67,13 @@ class Model {
   torch::Device device = torch::kCPU;
   std::map<std::string, OutputSpec> outputs;
   std::vector<std::string> output_order;  // as listed in the metadata (the contract's order)
+  std::vector<std::string> warnings;      // non-fatal problems found while loading, for the log
+
 
  private:
   torch::jit::Module module_;
+  // Throws if the archive's payload digest differs from the one in the metadata (tensorml_archive.h).
+  void check_payload(const std::string &expected);
 };
 
 // Atomic number of an element symbol, or -1 if unknown.

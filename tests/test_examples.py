@@ -68,3 +68,29 @@ def test_ipi_example(tmp_path, model_path):
         text = (work / f"water.dipole_{bead}").read_text()
         assert text.count("#EXTRAS(dipole)#") == 4
         assert (work / f"water.BEC_{bead}").exists() and (work / f"water.polarizability_{bead}").exists()
+
+
+@pytest.mark.lammps
+@pytest.mark.mpi
+@pytest.mark.parametrize("nprocs", [2, 4])
+def test_lammps_spcfw_hybrid_example_under_mpi(tmp_path, model_path, nprocs):
+    """hybrid/overlay + properties_only + per-atom APT dump on 2 and 4 ranks ends cleanly and equals 1 rank.
+
+    pair_style hybrid sizes the reverse-communication buffers from its substyles' comm_reverse after
+    their settings(); the pair once set it only in init_style(), so APT reverse communication overran
+    the buffers (heap corruption at exit, 'free(): invalid pointer').
+    """
+    work = copy_example("lammps", tmp_path, model_path)
+    script = (work / "in.water_spcfw").read_text()
+    assert "\nminimize" in script
+    (work / "in.nomin").write_text(script.replace("\nminimize", "\n# minimize"))
+    water_model = EXAMPLES.parent / "models" / "water" / "model.pt"
+    cmd = [tool("lmp"), "-in", "in.nomin", "-var", "nsteps", "6", "-var", "model", str(water_model)]
+    serial = run(cmd, work)
+    reference = read_ave_time(work / "dipole_spcfw.dat")
+    proc = run([tool("mpirun"), "-np", str(nprocs)] + cmd, work)
+    assert "Total wall time" in proc.stdout and "Total wall time" in serial.stdout
+    np.testing.assert_allclose(read_ave_time(work / "dipole_spcfw.dat"), reference, rtol=1e-9, atol=1e-9)
+    frames = read_dump(work / "apt_spcfw.dump")
+    apt = np.stack([frames[-1][f"c_props[{k}]"] for k in range(1, 10)], 1).reshape(-1, 3, 3)
+    np.testing.assert_allclose(apt.sum(0), 0.0, atol=1e-8)

@@ -77,7 +77,7 @@ def test_resume_gives_the_same_next_steps(dataset, tmp_path):
     interrupted.train_step = step_then_interrupt
     result = interrupted.train()
     assert result["stopped"] == "interrupted" and interrupted.interrupted
-    ckpt = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
     assert (ckpt["epoch"], ckpt["batch_in_epoch"]) == (1, 1)
     resumed = trainer(config(dataset, tmp_path / "b", epochs=2), resume=True)
     assert (resumed.epoch, resumed.batch_in_epoch, resumed.step_count) == (1, 1, 4)

@@ -9,12 +9,11 @@ same input/output dictionaries; engines do not change.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-from . import contract
+from . import archive, contract
 from .contract_module import ContractModule
 from .models.base import PerAtomModel
 
@@ -50,8 +49,4 @@ def export_model(model: PerAtomModel, path: str | Path, dtype: str = "float64", 
     for p in module.parameters():
         p.requires_grad_(False)  # inference graphs are built on positions only
     scripted = torch.jit.script(module)
-    meta = model_metadata(model, dtype, description)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.jit.save(scripted, str(path), _extra_files={contract.METADATA_FILE: json.dumps(meta, indent=1)})
-    return meta
+    return archive.save_scripted(scripted, path, model_metadata(model, dtype, description))

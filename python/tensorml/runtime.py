@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from . import contract
+from . import archive, contract
 from . import units as U
 from .neighbors import neighbor_pairs
 
@@ -80,7 +80,11 @@ class ExportedModel:
             raise contract.MetadataError(f"{path}: not a readable TorchScript archive ({err})") from None
         if not extra[contract.METADATA_FILE]:
             raise contract.MetadataError(f"{path}: no {contract.METADATA_FILE} inside; not a tensorml model")
-        metadata = json.loads(extra[contract.METADATA_FILE])
+        try:
+            metadata = json.loads(extra[contract.METADATA_FILE])
+        except json.JSONDecodeError as err:
+            raise contract.MetadataError(f"{path}: {contract.METADATA_FILE} is not valid JSON ({err})") from None
+        archive.verify(path, metadata)
         return cls(module, metadata, device=device, source=str(path))
 
     @property

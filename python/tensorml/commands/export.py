@@ -8,9 +8,10 @@ def register(sub) -> None:
         "export",
         help="export a model to the TorchScript contract",
         description="Export MODEL, either 'reference' (the built-in plumbing model) or a checkpoint "
-        "file written by tensorml, to a TorchScript file that LAMMPS, i-PI and Python load.",
+        "file written by tensorml, to a TorchScript file that LAMMPS, i-PI and Python load. Given a model "
+        "file exported by an older tensorml, write it again with a payload checksum.",
     )
-    p.add_argument("model", help="'reference' or a checkpoint file")
+    p.add_argument("model", help="'reference', a checkpoint file, or an older model file to stamp with a checksum")
     p.add_argument("-o", "--output", required=True, help="model file to write (e.g. model.pt)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     p.add_argument("--species", nargs="+", default=["H", "O"], help="elements (reference model only)")
@@ -22,9 +23,14 @@ def register(sub) -> None:
 def run(args) -> int:
     from ase.data import atomic_numbers
 
+    from .. import archive
     from ..export import export_model
     from ..models import build_model, load_checkpoint
 
+    if args.model != "reference" and archive.is_model_file(args.model):
+        meta = archive.restamp(args.model, args.output)
+        print(f"wrote {args.output}: {args.model} with payload checksum {meta[archive.DIGEST_KEY][:16]}...")
+        return 0
     if args.model == "reference":
         unknown = [s for s in args.species if s not in atomic_numbers]
         if unknown:

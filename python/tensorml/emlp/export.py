@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
+from .. import __version__, archive
 from .model import EMLPModel
 
 FORMAT = "tensorml-emlp"
@@ -56,9 +56,7 @@ def export_emlp(model: EMLPModel, path, dtype: str = "float64") -> dict:
         raise ValueError(f"dtype must be float32 or float64, not {dtype!r}")
     clone = copy.deepcopy(model).to(_DTYPES[dtype]).eval()
     scripted = torch.jit.script(clone)
-    meta = metadata(model, dtype)
-    torch.jit.save(scripted, str(path), _extra_files={"metadata.json": json.dumps(meta)})
-    return meta
+    return archive.save_scripted(scripted, path, metadata(model, dtype))
 
 
 def read_metadata(path) -> dict:
@@ -78,6 +76,7 @@ def read_metadata(path) -> dict:
         raise ValueError(f"{path} is a {meta.get('format')!r} file, not an eMLP model ({FORMAT!r})")
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise ValueError(f"{path} has eMLP format version {meta['format_version']}, newer than {FORMAT_VERSION}")
+    archive.verify(path, meta)
     return meta
 
 

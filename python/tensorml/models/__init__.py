@@ -26,20 +26,18 @@ def build_model(model_type: str, config: dict | None = None) -> PerAtomModel:
 
 
 def save_checkpoint(model: PerAtomModel, path: str | Path, **extra) -> None:
-    import torch
+    from .. import checkpoint
 
-    torch.save(
-        {"model_type": model.model_type, "config": model.config(), "state_dict": model.state_dict(), **extra},
-        str(path),
+    checkpoint.save(
+        {"model_type": model.model_type, "config": model.config(), "state_dict": model.state_dict(), **extra}, path
     )
 
 
 def load_checkpoint(path: str | Path) -> PerAtomModel:
-    import torch
+    """Rebuild a model from a checkpoint (read with ``weights_only=True``: see :mod:`tensorml.checkpoint`)."""
+    from .. import checkpoint
 
-    ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
-    if not isinstance(ckpt, dict) or "model_type" not in ckpt:
-        raise ValueError(f"{path}: not a tensorml checkpoint (no 'model_type')")
+    ckpt = checkpoint.load(path)
     model = build_model(ckpt["model_type"], ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     return model

@@ -37,6 +37,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from .. import checkpoint
 from ..contract_module import ContractModule
 from ..models import build_model
 from . import data as D
@@ -115,7 +116,7 @@ class Trainer:
             path = self.ckpt_dir / "checkpoint.pt" if self.resume is True else Path(self.resume)
             if not path.is_file():
                 raise FileNotFoundError(f"no checkpoint to resume from at {path}")
-            ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+            ckpt = checkpoint.load(path)
             self.log(f"resuming from {path} (epoch {ckpt['epoch']}, batch {ckpt['batch_in_epoch']})")
 
         t0 = time.time()
@@ -358,12 +359,7 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: Path | None = None) -> Path:
-        path = path or self.ckpt_dir / "checkpoint.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(self._state(), str(tmp))
-        tmp.replace(path)
-        return path
+        return checkpoint.save(self._state(), path or self.ckpt_dir / "checkpoint.pt")
 
     def _save_best(self) -> None:
         if self.ema is not None:
@@ -373,10 +369,7 @@ class Trainer:
             weights = copy.deepcopy(self.model.state_dict())
         state = {"model_type": self.model.model_type, "config": self.model.config(), "state_dict": weights,
                  "epoch": self.epoch, "train_config": self.cfg, "scales": self.scales}
-        path = self.ckpt_dir / "best.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, str(path.with_suffix(".tmp")))
-        path.with_suffix(".tmp").replace(path)
+        checkpoint.save(state, self.ckpt_dir / "best.pt")
 
     # -- the loop ------------------------------------------------------------------------------
     def epoch_order(self, epoch: int) -> list[int]:
