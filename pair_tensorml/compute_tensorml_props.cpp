@@ -111,9 +111,8 @@ PairTensorML *ComputeTensorMLProps::find_pair() const
 {
   auto *pair = dynamic_cast<PairTensorML *>(force->pair_match("^tensorml", 0));
   if (!pair)
-    error->all(FLERR,
-               "compute tensorml/props needs exactly one pair_style tensorml (alone or in hybrid/overlay) "
-               "defined before the compute");
+    error->all(FLERR, "compute tensorml/props needs exactly one pair_style tensorml (alone or in hybrid/overlay) "
+                      "defined before the compute");
   return pair;
 }
 

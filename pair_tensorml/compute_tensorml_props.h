@@ -42,7 +42,7 @@ class ComputeTensorMLProps : public Compute {
   class PairTensorML *pair_ = nullptr;
   int nmax_ = 0;
   std::vector<std::string> global_, peratom_;    // property names, in column order
-  std::vector<std::string> grouped_;    // per global property: per-atom form summed over the group, or ""
+  std::vector<std::string> grouped_;             // per global property: per-atom form summed over the group, or ""
   class PairTensorML *find_pair() const;
   void refresh(const std::vector<std::string> &names);    // evaluate those not current this step
 };

@@ -161,8 +161,8 @@ void PairTensorML::load_model()
     const auto &spec = model_->output(name);
     if (name == "energy" || name == "virial" || name == "forces" || name == "atomic_energies") continue;
     // outputs a model forms from a whole system (or derives from one) do not split over domains
-    bool whole = spec.reduction == "system" ||
-        (!spec.source.empty() && model_->provides(spec.source) && model_->output(spec.source).reduction == "system");
+    bool whole = spec.reduction == "system" || (!spec.source.empty() && model_->provides(spec.source) &&
+                                                model_->output(spec.source).reduction == "system");
     if (whole) {
       skipped += " " + name;
       continue;
@@ -171,15 +171,16 @@ void PairTensorML::load_model()
   }
   set_comm_sizes();
   if (!skipped.empty() && comm->me == 0)
-    error->warning(FLERR, "pair tensorml: model outputs{} are defined for whole systems only (not on MPI "
-                   "domains with ghost atoms) and are not available in LAMMPS", skipped);
+    error->warning(FLERR,
+                   "pair tensorml: model outputs{} are defined for whole systems only (not on MPI "
+                   "domains with ghost atoms) and are not available in LAMMPS",
+                   skipped);
   if (comm->me == 0) {
     std::string species;
     for (const auto &s : model_->species_symbols) species += " " + s;
-    utils::logmesg(lmp,
-                   "pair tensorml: model {} ({}), species{}, cutoff {} {}, halo {}, dtype {}, device {}\n",
-                   model_path_, model_->model_type, species, model_->cutoff, model_->unit_names[0],
-                   model_->halo, model_->dtype_name, model_->device.str());
+    utils::logmesg(lmp, "pair tensorml: model {} ({}), species{}, cutoff {} {}, halo {}, dtype {}, device {}\n",
+                   model_path_, model_->model_type, species, model_->cutoff, model_->unit_names[0], model_->halo,
+                   model_->dtype_name, model_->device.str());
   }
 }
 
@@ -192,8 +193,8 @@ void PairTensorML::coeff(int narg, char **arg)
   if (!allocated) allocate();
   int ntypes = atom->ntypes;
   if (narg != 2 + ntypes)
-    error->all(FLERR, "pair_coeff * * for tensorml needs one element per atom type: {} types, {} given",
-               ntypes, narg - 2);
+    error->all(FLERR, "pair_coeff * * for tensorml needs one element per atom type: {} types, {} given", ntypes,
+               narg - 2);
   if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
     error->all(FLERR, "pair_coeff for tensorml must be 'pair_coeff * * El1 ... El{}'", ntypes);
 
@@ -266,10 +267,13 @@ void PairTensorML::set_comm_sizes()
 // Bonded (special) pairs must stay in the neighbour list: a learned model sees every neighbour.
 void PairTensorML::setup()
 {
+  value_step.clear();    // values cached in an earlier run (same timestep, other atoms) are stale
   const double ghost = comm->get_comm_cutoff();
   if (ghost < halo_lmp_)
-    error->all(FLERR, "pair tensorml: the ghost cutoff {} is shorter than the model's halo {}; raise it "
-               "with comm_modify cutoff", ghost, halo_lmp_);
+    error->all(FLERR,
+               "pair tensorml: the ghost cutoff {} is shorter than the model's halo {}; raise it "
+               "with comm_modify cutoff",
+               ghost, halo_lmp_);
   if (atom->molecular == Atom::ATOMIC) return;
   for (int k = 1; k <= 3; ++k)
     if (neighbor->special_flag[k] == 0)
@@ -332,9 +336,8 @@ bool PairTensorML::current(const std::string &name) const
 void PairTensorML::evaluate_now(const std::vector<std::string> &names)
 {
   if (update->whichflag == 0)
-    error->all(FLERR,
-               "pair tensorml: properties are evaluated during runs only; use compute tensorml/props in "
-               "thermo, a fix or a dump defined before 'run' (e.g. 'run 0')");
+    error->all(FLERR, "pair tensorml: properties are evaluated during runs only; use compute tensorml/props in "
+                      "thermo, a fix or a dump defined before 'run' (e.g. 'run 0')");
   if (!names.empty()) evaluate(names);
 }
 
@@ -376,6 +379,9 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
 
   // ---- edges from the full list (and ghost lists for message passing)
   const double cutsq_lmp = cut_lmp_ * cut_lmp_;
+  const double min_lmp = model_->min_distance * base_[TensorML::LENGTH];
+  double closest = cutsq_lmp;    // squared, LAMMPS length units
+  int close_i = -1, close_j = -1;
   std::vector<int64_t> src, dst;
   std::vector<double> shifts;
   const int nlist = list->inum + (ghostneigh ? list->gnum : 0);
@@ -389,7 +395,13 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
       const int j = jlist[jj] & NEIGHMASK;
       if (type_z_[type[j]] < 0) continue;
       const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-      if (dx * dx + dy * dy + dz * dz >= cutsq_lmp) continue;
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      if (rsq >= cutsq_lmp) continue;
+      if (rsq < closest) {
+        closest = rsq;
+        close_i = i;
+        close_j = j;
+      }
       if (model_index[j] < 0) add_atom(j);
       const int mi = model_index[i], mj = model_index[j];
       src.push_back(mi);
@@ -400,6 +412,12 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
       shifts.push_back(dz - (pos[3 * mj + 2] - pos[3 * mi + 2]));
     }
   }
+  if (close_i >= 0 && closest < min_lmp * min_lmp)
+    error->one(FLERR,
+               "pair tensorml, step {}: atoms {} and {} are {:.4g} apart, closer than the model's minimum distance "
+               "{:.4g} (LAMMPS length units): the model cannot be evaluated there",
+               update->ntimestep, std::min(atom->tag[close_i], atom->tag[close_j]),
+               std::max(atom->tag[close_i], atom->tag[close_j]), std::sqrt(closest), min_lmp);
   const int64_t n = (int64_t) lammps_index.size();
   const int64_t ne = (int64_t) src.size();
 
@@ -528,8 +546,10 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
     offset += (int) spec.size;
   }
   if (revsize_ > comm_reverse)
-    error->one(FLERR, "pair tensorml: internal error: reverse communication of {} values per atom exceeds the "
-               "declared {}", revsize_, comm_reverse);
+    error->one(FLERR,
+               "pair tensorml: internal error: reverse communication of {} values per atom exceeds the "
+               "declared {}",
+               revsize_, comm_reverse);
   if (revsize_ > 0) {
     comm->reverse_comm(this, revsize_);
     offset = 0;

@@ -66,10 +66,10 @@ class PairTensorML : public Pair {
   std::unique_ptr<TensorML::Model> model_;
   std::string model_path_, device_, dtype_;
   int properties_only_ = 0;
-  double efield_[3] = {0.0, 0.0, 0.0};    // LAMMPS fix efield units
-  std::vector<int> type_z_;                // atomic number per LAMMPS type, -1 = NULL
-  double base_[3] = {1.0, 1.0, 1.0};       // one model (length, energy, charge) unit in LAMMPS units
-  double cut_lmp_ = 0.0, halo_lmp_ = 0.0;  // model cutoff and halo in LAMMPS length units
+  double efield_[3] = {0.0, 0.0, 0.0};       // LAMMPS fix efield units
+  std::vector<int> type_z_;                  // atomic number per LAMMPS type, -1 = NULL
+  double base_[3] = {1.0, 1.0, 1.0};         // one model (length, energy, charge) unit in LAMMPS units
+  double cut_lmp_ = 0.0, halo_lmp_ = 0.0;    // model cutoff and halo in LAMMPS length units
 
   // reverse communication of per-atom derivatives of ghost atoms
   std::vector<double> revbuf_;

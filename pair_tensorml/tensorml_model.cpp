@@ -16,14 +16,13 @@ using json = nlohmann_lmp::ordered_json;    // keeps the metadata's output order
 namespace TensorML {
 
 static const char *kElements[] = {
-    "X",  "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",
-    "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga",
-    "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag",
-    "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu",
-    "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re", "Os", "Ir", "Pt", "Au",
-    "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U",  "Np", "Pu", "Am",
-    "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg",
-    "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+    "X",  "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",  "S",
+    "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As",
+    "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn",
+    "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho",
+    "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po",
+    "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U",  "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md",
+    "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
 
 int atomic_number(const std::string &symbol)
 {
@@ -37,8 +36,7 @@ static std::runtime_error fail(const std::string &path, const std::string &what)
   return std::runtime_error("tensorml model " + path + ": " + what);
 }
 
-Model::Model(const std::string &path_, const std::string &device_name, const std::string &dtype_req) :
-    path(path_)
+Model::Model(const std::string &path_, const std::string &device_name, const std::string &dtype_req) : path(path_)
 {
   {
     std::ifstream probe(path);
@@ -58,8 +56,7 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
     throw fail(path, "not a readable TorchScript archive (" + msg.substr(0, msg.find('\n')) + ")");
   }
   module_.eval();
-  if (extra["metadata.json"].empty())
-    throw fail(path, "no metadata.json inside the archive: not a tensorml model");
+  if (extra["metadata.json"].empty()) throw fail(path, "no metadata.json inside the archive: not a tensorml model");
 
   json meta;
   try {
@@ -73,14 +70,12 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
       throw fail(path, "is an explicit-electron (eMLP) model (format 'tensorml-emlp'): its electron pairs are "
                        "relaxed by whole-system engines (the i-PI driver tensorml-ipi, the ASE calculator), "
                        "not yet by LAMMPS");
-    if (format != "tensorml-model")
-      throw fail(path, "metadata format is '" + format + "', not 'tensorml-model'");
-    check_payload(meta.value("payload_sha256", std::string()));
+    if (format != "tensorml-model") throw fail(path, "metadata format is '" + format + "', not 'tensorml-model'");
     int version = meta.at("format_version").get<int>();
     if (version < 1 || version > kFormatVersion)
-      throw fail(path,
-                 "format version " + std::to_string(version) + " is not supported (this build reads 1.." +
-                     std::to_string(kFormatVersion) + "); update tensorml");
+      throw fail(path, "format version " + std::to_string(version) + " is not supported (this build reads 1.." +
+                           std::to_string(kFormatVersion) + "); update tensorml");
+    check_payload(meta.value("payload_sha256", std::string()));
     model_type = meta.value("model_type", std::string("unknown"));
     species = meta.at("species").get<std::vector<int>>();
     species_symbols = meta.at("species_symbols").get<std::vector<std::string>>();
@@ -89,6 +84,8 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
     cutoff = meta.at("cutoff").get<double>();
     halo = meta.at("halo").get<double>();
     if (!(cutoff > 0.0) || halo < cutoff) throw fail(path, "invalid cutoff/halo in metadata");
+    // older files have no min_distance: the contract's default, 0.1 angstrom
+    min_distance = meta.value("min_distance", 0.1 / meta.at("unit_factors").at("length").get<double>());
     const char *bases[3] = {"length", "energy", "charge"};
     for (int k = 0; k < 3; ++k) {
       unit_factor[k] = meta.at("unit_factors").at(bases[k]).get<double>();

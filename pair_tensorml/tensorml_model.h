@@ -26,15 +26,15 @@ enum Base { LENGTH = 0, ENERGY = 1, CHARGE = 2 };
 struct OutputSpec {
   std::string name;
   bool per_atom = false;
-  std::vector<int64_t> shape;    // trailing shape ([] for scalars)
-  int64_t size = 1;              // product of shape
-  int dimension[3] = {0, 0, 0};  // exponents of (length, energy, charge)
-  std::string ghost;             // per-atom: "sum" (reverse-communicated) or "local"
-  std::string reduction;         // global: "sum" (over ranks) or "system" (whole systems only)
-  std::string source;            // the output this one is derived from, if any
-  std::string per_atom_form;     // global: the per-atom output whose sum over atoms it is, if any
-  std::vector<std::string> needs;  // optional inputs it requires (e.g. "velocities")
-  std::string unit;              // human-readable unit of the model
+  std::vector<int64_t> shape;        // trailing shape ([] for scalars)
+  int64_t size = 1;                  // product of shape
+  int dimension[3] = {0, 0, 0};      // exponents of (length, energy, charge)
+  std::string ghost;                 // per-atom: "sum" (reverse-communicated) or "local"
+  std::string reduction;             // global: "sum" (over ranks) or "system" (whole systems only)
+  std::string source;                // the output this one is derived from, if any
+  std::string per_atom_form;         // global: the per-atom output whose sum over atoms it is, if any
+  std::vector<std::string> needs;    // optional inputs it requires (e.g. "velocities")
+  std::string unit;                  // human-readable unit of the model
 };
 
 class Model {
@@ -56,19 +56,19 @@ class Model {
 
   std::string path;
   std::string model_type;
-  std::vector<int> species;                  // atomic numbers
-  std::vector<std::string> species_symbols;  // element symbols, same order
-  double cutoff = 0.0;                       // model length units
-  double halo = 0.0;                         // model length units
-  double unit_factor[3] = {1.0, 1.0, 1.0};   // one model unit in angstrom, eV, e
+  std::vector<int> species;                    // atomic numbers
+  std::vector<std::string> species_symbols;    // element symbols, same order
+  double cutoff = 0.0;                         // model length units
+  double halo = 0.0;                           // model length units
+  double min_distance = 0.0;                   // model length units: closer atoms stop the run
+  double unit_factor[3] = {1.0, 1.0, 1.0};     // one model unit in angstrom, eV, e
   std::string unit_names[3];
   std::string dtype_name;
   torch::Dtype dtype = torch::kFloat64;
   torch::Device device = torch::kCPU;
   std::map<std::string, OutputSpec> outputs;
-  std::vector<std::string> output_order;  // as listed in the metadata (the contract's order)
-  std::vector<std::string> warnings;      // non-fatal problems found while loading, for the log
-
+  std::vector<std::string> output_order;    // as listed in the metadata (the contract's order)
+  std::vector<std::string> warnings;        // non-fatal problems found while loading, for the log
 
  private:
   torch::jit::Module module_;

@@ -13,8 +13,8 @@
 using namespace LAMMPS_NS;
 
 extern "C" {
-typedef void *(lammpsplugin_factory1)(void *);
-typedef void *(lammpsplugin_factory2)(void *, int, char **);
+typedef void *(lammpsplugin_factory1) (void *);
+typedef void *(lammpsplugin_factory2) (void *, int, char **);
 typedef struct {
   const char *version;
   const char *style;

@@ -24,8 +24,9 @@ def tool(name: str) -> str:
     return found
 
 
-def run_lammps(workdir: Path, script: str, nprocs: int = 1, check: bool = True, timeout: float = 300,
-               variables: dict | None = None) -> subprocess.CompletedProcess:
+def run_lammps(
+    workdir: Path, script: str, nprocs: int = 1, check: bool = True, timeout: float = 300, variables: dict | None = None
+) -> subprocess.CompletedProcess:
     """Write ``script`` to workdir/in.test and run it with ``nprocs`` MPI ranks."""
     workdir = Path(workdir)
     (workdir / "in.test").write_text(script)
@@ -51,7 +52,7 @@ def read_dump(path: Path) -> list[dict[str, np.ndarray]]:
         step = int(lines[k + 1])
         natoms = int(lines[k + 3])
         cols = lines[k + 8].split()[2:]
-        data = np.array([[float(x) for x in line.split()] for line in lines[k + 9:k + 9 + natoms]])
+        data = np.array([[float(x) for x in line.split()] for line in lines[k + 9 : k + 9 + natoms]])
         frame = {"step": step, **{c: data[:, i] for i, c in enumerate(cols)}}
         order = np.argsort(frame["id"])
         frames.append({c: (v[order] if isinstance(v, np.ndarray) else v) for c, v in frame.items()})

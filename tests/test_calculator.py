@@ -25,10 +25,14 @@ def _plain_interpreter():
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     model = TensorialModel(
-        species=[1, 8], cutoff=3.0,
+        species=[1, 8],
+        cutoff=3.0,
         backbone={"type": "eann", "n_radial": 4, "max_l": 2},
-        heads={"dipole": {"fixed_charges": {"H": 0.4, "O": -0.8}, "hidden": [8]},
-               "polarizability": {"type": "atomic", "hidden": [8]}, "energy": {"hidden": [8]}},
+        heads={
+            "dipole": {"fixed_charges": {"H": 0.4, "O": -0.8}, "hidden": [8]},
+            "polarizability": {"type": "atomic", "hidden": [8]},
+            "energy": {"hidden": [8]},
+        },
         seed=5,
     )
     batch = D.collate(D.make_samples([water_box(2, seed=3)], 3.0), torch.float32)
@@ -46,8 +50,9 @@ def test_properties_match_the_exported_model(model_file):
     calc = TensorMLCalculator(model_file)
     atoms.calc = calc
     em = ExportedModel.load(model_file)
-    ref = em.evaluate_one(System.from_atoms(atoms, U.METAL), ["energy", "forces", "dipole", "polarizability", "apt",
-                                                             "charges", "virial"])
+    ref = em.evaluate_one(
+        System.from_atoms(atoms, U.METAL), ["energy", "forces", "dipole", "polarizability", "apt", "charges", "virial"]
+    )
     assert atoms.get_potential_energy() == pytest.approx(float(ref["energy"]), abs=1e-12)
     np.testing.assert_allclose(atoms.get_forces(), ref["forces"], atol=1e-12)
     np.testing.assert_allclose(atoms.get_dipole_moment(), ref["dipole"], atol=1e-12)

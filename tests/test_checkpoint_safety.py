@@ -23,8 +23,14 @@ class _WritesAFile:
 def _crafted(tmp_path):
     marker = tmp_path / "code-ran"
     model = build_model("reference", {"species": [1, 8], "cutoff": 3.0})
-    state = {"model_type": "reference", "config": model.config(), "state_dict": model.state_dict(),
-             "payload": _WritesAFile(marker), "epoch": 0, "batch_in_epoch": 0}
+    state = {
+        "model_type": "reference",
+        "config": model.config(),
+        "state_dict": model.state_dict(),
+        "payload": _WritesAFile(marker),
+        "epoch": 0,
+        "batch_in_epoch": 0,
+    }
     path = tmp_path / "crafted.pt"
     torch.save(state, str(path))
     return path, marker

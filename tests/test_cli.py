@@ -16,8 +16,21 @@ def tensorml(*args, cwd):
 
 
 def test_export_reference_and_info(tmp_path):
-    proc = tensorml("export", "reference", "-o", "m.pt", "--species", "O", "H", "C", "--cutoff", "3.5",
-                    "--dtype", "float32", cwd=tmp_path)
+    proc = tensorml(
+        "export",
+        "reference",
+        "-o",
+        "m.pt",
+        "--species",
+        "O",
+        "H",
+        "C",
+        "--cutoff",
+        "3.5",
+        "--dtype",
+        "float32",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "species H C O" in proc.stdout and "float32" in proc.stdout
     info = tensorml("info", "m.pt", cwd=tmp_path)

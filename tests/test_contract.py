@@ -17,8 +17,14 @@ def test_metadata_is_valid_and_complete(exported):
     assert meta["format"] == "tensorml-model" and meta["format_version"] == contract.FORMAT_VERSION
     assert meta["species_symbols"] == ["H", "O"] and meta["halo"] == meta["cutoff"] == 4.0
     assert meta["units"] == {"length": "angstrom", "energy": "eV", "charge": "e"}
-    assert meta["outputs"]["apt"] == {"per_atom": True, "shape": [3, 3], "dimension": [0, 0, 1],
-                                      "unit": "e", "ghost": "sum", "source": "dipole"}
+    assert meta["outputs"]["apt"] == {
+        "per_atom": True,
+        "shape": [3, 3],
+        "dimension": [0, 0, 1],
+        "unit": "e",
+        "ghost": "sum",
+        "source": "dipole",
+    }
     assert meta["outputs"]["dmdt"]["needs"] == ["velocities"]
     assert meta["outputs"]["dmdt"]["per_atom_form"] == "apt_velocity"
     assert meta["outputs"]["polarizability"]["reduction"] == "sum"
@@ -140,3 +146,19 @@ def test_direct_apt_dmdt(tmp_path):
     system.velocities = np.random.default_rng(0).normal(size=system.positions.shape)
     out = model.evaluate_one(system, ["apt", "dmdt", "apt_velocity"])
     np.testing.assert_allclose(out["dmdt"], np.einsum("nab,nb->a", out["apt"], system.velocities), atol=1e-12)
+
+
+def test_atoms_closer_than_the_minimum_distance_are_refused(exported):
+    assert exported.metadata["min_distance"] == pytest.approx(0.01)  # the reference model's own floor
+    system = System(np.array([8, 1, 1]), np.array([[0.0, 0, 0], [0.96, 0, 0], [0.96, 0.005, 0]]))
+    with pytest.raises(ValueError, match=r"atoms 2 and 3 \(1-based\) of system 1 are 0.005 angstrom apart"):
+        exported.evaluate_one(system, ["dipole"])
+
+
+def test_trained_models_get_the_default_minimum_distance(tmp_path):
+    from tensorml.export import export_model
+    from tensorml.models import build_model
+
+    model = build_model("tensorial", {"species": [1, 8], "cutoff": 3.0})
+    meta = export_model(model, tmp_path / "m.pt")
+    assert meta["min_distance"] == contract.DEFAULT_MIN_DISTANCE_ANGSTROM == 0.1

@@ -150,8 +150,9 @@ def test_field_frames_and_pair_response(water):
     w = water.copy()
     w.info["efield"] = np.array([0.0, 0.0, 0.5])  # V/angstrom, ~0.01 a.u. as in the eMLP seed
     res = label_frame(w, level, LabelRequest(properties=("energy", "dipole", "electron_pairs")))["labels"]
-    ref = label_frame(water, level, LabelRequest(properties=("energy", "dipole", "polarizability",
-                                                            "electron_pairs")))["labels"]
+    ref = label_frame(water, level, LabelRequest(properties=("energy", "dipole", "polarizability", "electron_pairs")))[
+        "labels"
+    ]
     np.testing.assert_allclose(res["efield"], [0, 0, 0.5])
     # electrons (charge -2 per pair) move against the field, the dipole along it
     shift = (res["electron_pairs"] - ref["electron_pairs"]).mean(axis=0)
@@ -165,10 +166,12 @@ def test_field_frames_and_pair_response(water):
     assert second > 1e-3  # the test can tell the second-order term
     assert res["energy"] == pytest.approx(ref["energy"] - ref["dipole"] @ f - second, abs=3e-4)
     # and the dipole responds linearly: M(F) = M(0) + alpha F
-    np.testing.assert_allclose(res["dipole"], ref["dipole"] + ref["polarizability"] @ f / units.COULOMB_CONSTANT,
-                               atol=5e-4)
-    out = label_frame(water, level, LabelRequest(properties=("energy", "forces", "dipole", "electron_pairs"),
-                                                field_frames=True))
+    np.testing.assert_allclose(
+        res["dipole"], ref["dipole"] + ref["polarizability"] @ f / units.COULOMB_CONSTANT, atol=5e-4
+    )
+    out = label_frame(
+        water, level, LabelRequest(properties=("energy", "forces", "dipole", "electron_pairs"), field_frames=True)
+    )
     assert len(out["field_frames"]) == 6
     fields = np.array([f["efield"] for f in out["field_frames"]])
     np.testing.assert_allclose(np.abs(fields).max(axis=1), units.EFIELD_AU * 1e-3)

@@ -123,8 +123,9 @@ def test_odd_electron_frame_is_skipped(tmp_path):
 def test_parallel_run_with_field_frames(tmp_path):
     frames = _waters(3)
     out, fields = tmp_path / "out.extxyz", tmp_path / "fields.extxyz"
-    summary = label_structures(frames, out, FAST, LabelRequest(field_frames=True), workers=2,
-                               field_output=fields, progress=False)
+    summary = label_structures(
+        frames, out, FAST, LabelRequest(field_frames=True), workers=2, field_output=fields, progress=False
+    )
     assert summary.labelled == 3
     data = read_dataset(out)
     assert [a.info["frame_index"] for a in data] == [0, 1, 2]
@@ -147,11 +148,39 @@ def test_cli_label(tmp_path, capsys):
     src = tmp_path / "in.xyz"
     write(src, _waters(2), format="xyz")  # plain xyz: no labels, no ids
     out = tmp_path / "labelled.extxyz"
-    rc = main(["label", str(src), "-o", str(out), "--method", "HF", "--basis", "sto-3g", "--no-density-fit",
-               "--properties", "energy,forces,dipole,polarizability,apt", "-j", "1", "--no-progress"])
+    rc = main(
+        [
+            "label",
+            str(src),
+            "-o",
+            str(out),
+            "--method",
+            "HF",
+            "--basis",
+            "sto-3g",
+            "--no-density-fit",
+            "--properties",
+            "energy,forces,dipole,polarizability,apt",
+            "-j",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     assert "2 frame(s) labelled" in capsys.readouterr().out
     data = read_dataset(out)
     assert len(data) == 2 and data[0].arrays["apt"].shape == (3, 3, 3)
     assert data[0].info["system_id"] == "H2O"  # no identity key: the formula
     assert main(["label", str(src), "-o", str(out), "--properties", "energy,bogus"]) == 1
+
+
+def test_cli_label_fails_when_every_frame_fails(tmp_path, capsys):
+    from tensorml.cli import main
+
+    src = tmp_path / "odd.extxyz"
+    write(src, [Atoms("OH", positions=[[0, 0, 0], [0.97, 0, 0]])])  # odd electron count: cannot be labelled
+    out = tmp_path / "labelled.extxyz"
+    rc = main(["label", str(src), "-o", str(out), "--method", "HF", "--basis", "sto-3g", "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 1 and "0 frame(s) labelled" in captured.out and "1 failed now" in captured.out
+    assert "no frame was labelled" in captured.err

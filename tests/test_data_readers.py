@@ -16,8 +16,15 @@ RNG = np.random.default_rng(7)
 
 def _frame(n_pairs=4):
     a = Atoms("OHH", positions=[[0.0, 0.0, 0.1], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])
-    a.info.update(energy=-2078.5, dipole=np.array([0.1, -0.2, 0.3]), efield=np.array([0.0, 0.05, 0.0]),
-                  polarizability=RNG.normal(size=(3, 3)), charge=0, system_id="water1_000", method="B3LYP")
+    a.info.update(
+        energy=-2078.5,
+        dipole=np.array([0.1, -0.2, 0.3]),
+        efield=np.array([0.0, 0.05, 0.0]),
+        polarizability=RNG.normal(size=(3, 3)),
+        charge=0,
+        system_id="water1_000",
+        method="B3LYP",
+    )
     a.arrays["forces"] = RNG.normal(size=(3, 3))
     a.arrays["apt"] = RNG.normal(size=(3, 3, 3))  # not symmetric: pins the flattening order
     a.info["electron_pairs"] = RNG.normal(size=(n_pairs, 3))
@@ -156,7 +163,7 @@ def test_lammps_dump_types(tmp_path):
 def test_splits_keep_systems_whole():
     frames = []
     for s in range(40):
-        for k in range(3):
+        for _ in range(3):
             a = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]])
             a.info["system_id"] = f"sys{s}"
             frames.append(a)

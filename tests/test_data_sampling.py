@@ -89,8 +89,9 @@ def test_normal_modes_and_sampling_of_a_harmonic_model():
     omega = np.sqrt(30 * 1.602176634e-19 / (1e-20 * 1.66053906660e-27))
     assert wn.max() == pytest.approx(omega / (2 * np.pi * 2.99792458e10), rel=1e-4)  # 2856 cm^-1
     t = 400.0
-    samples = np.array([(normal_mode_sample(w, hess, t, rng, min_wavenumber=0.0).positions - w.positions).ravel()
-                        for _ in range(4000)])
+    samples = np.array(
+        [(normal_mode_sample(w, hess, t, rng, min_wavenumber=0.0).positions - w.positions).ravel() for _ in range(4000)]
+    )
     # projected on the softest mode's mass-weighted vector, variance kT/w^2
     v = q[:, np.argmin(np.where(eig > 0, eig, np.inf))]
     proj = (samples * np.sqrt(m)) @ v

@@ -72,8 +72,12 @@ def test_emlp_molecules():
     frames = _load("emlp_molecules")
     assert len(frames) >= 600
     _check_split(frames)
-    assert {a.info["system_id"] for a in frames if a.info["split"] == "test"} == \
-        {"CH3CH2OH", "CH2NHCH2", "H2CCO", "HCOOH"}
+    assert {a.info["system_id"] for a in frames if a.info["split"] == "test"} == {
+        "CH3CH2OH",
+        "CH2NHCH2",
+        "H2CCO",
+        "HCOOH",
+    }
     max_field = 0.01 * U.EFIELD_AU  # V/angstrom
     for a in frames:
         assert a.info["method"] == "PBE0" and a.info["basis"] == "aug-cc-pVDZ"

@@ -28,15 +28,22 @@ def test_calculator_forces_are_energy_derivatives_and_warm_start_is_used(model_f
     assert atoms.calc.results["relax_iterations"] > 0
     assert atoms.calc.results["max_pair_force"] < 1e-6
     assert atoms.calc.results["electron_pairs"].shape == (4, 3)
-    assert np.allclose(atoms.get_dipole_moment(),
-                       np.array([4, 1, 1, 1, 1]) @ atoms.positions - 2 * atoms.calc.results["electron_pairs"].sum(0))
+    assert np.allclose(
+        atoms.get_dipole_moment(),
+        np.array([4, 1, 1, 1, 1]) @ atoms.positions - 2 * atoms.calc.results["electron_pairs"].sum(0),
+    )
     h = 1e-4
     displaced = atoms.copy()
     displaced.calc = atoms.calc
     displaced.positions[1, 0] += h
     e_plus = displaced.get_potential_energy()
     assert len(atoms.calc.memory) == 2  # each relaxed configuration is stored for warm starts
-    assert np.abs(displaced.calc.results["electron_pairs"] - atoms.calc.memory.closest(atoms.positions, atoms.numbers)[0]).max() < 1e-2
+    assert (
+        np.abs(
+            displaced.calc.results["electron_pairs"] - atoms.calc.memory.closest(atoms.positions, atoms.numbers)[0]
+        ).max()
+        < 1e-2
+    )
     displaced.positions[1, 0] -= 2 * h
     e_minus = displaced.get_potential_energy()
     assert abs(-(e_plus - e_minus) / (2 * h) - forces[1, 0]) < 1e-5

@@ -17,8 +17,15 @@ import numpy as np
 import pytest
 import torch
 
-from tensorml.emlp.crystal import (C_PER_M2, GPA, crystal_hessian, crystal_response, dielectric_tensor,
-                                   piezoelectric_tensor, stiffness_tensor)
+from tensorml.emlp.crystal import (
+    C_PER_M2,
+    GPA,
+    crystal_hessian,
+    crystal_response,
+    dielectric_tensor,
+    piezoelectric_tensor,
+    stiffness_tensor,
+)
 from tensorml.emlp.electrostatics import K_E, field_energy
 from tensorml.emlp.evaluate import make_inputs, total_charge_dipole
 from tensorml.emlp.ewald import ewald_energy
@@ -58,8 +65,12 @@ class SpringCrystal(ToyEMLP):
         x, q = self.positions_and_charges(cores, numbers, pairs)
         d = torch.linalg.norm(x[self.j] + self.n @ cell - x[self.i], dim=1)
         springs = 0.5 * self.k * ((d - self.d0) ** 2).sum()
-        return springs + ewald_energy(x, q, cell, DEFAULT_GAMMA, DEFAULT_GAMMA, 1e-12, K_E) + \
-            field_energy(x, q, efield) + self.dummy
+        return (
+            springs
+            + ewald_energy(x, q, cell, DEFAULT_GAMMA, DEFAULT_GAMMA, 1e-12, K_E)
+            + field_energy(x, q, efield)
+            + self.dummy
+        )
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +112,10 @@ def test_dielectric_tensor_is_the_field_derivative_of_the_relaxed_dipole(crystal
     for b in range(3):
         field = np.zeros(3)
         field[b] = h
-        fd[:, b] = (relaxed(model, cores, pairs, efield=field, ions=ions)[1]
-                    - relaxed(model, cores, pairs, efield=-field, ions=ions)[1]) / (2 * h)
+        fd[:, b] = (
+            relaxed(model, cores, pairs, efield=field, ions=ions)[1]
+            - relaxed(model, cores, pairs, efield=-field, ions=ions)[1]
+        ) / (2 * h)
     expected = np.eye(3) + 4 * np.pi * K_E * fd / volume
     got = dielectric_tensor(hessian(crystal), ions=ions)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected - np.eye(3)).max())
@@ -117,16 +130,16 @@ def test_stiffness_is_the_second_strain_derivative_of_the_relaxed_energy(crystal
     c = stiffness_tensor(hessian(crystal), ions=ions)
     volume = abs(np.linalg.det(CELL))
     h = 2e-3
-    for (i, j), (k, l) in [((0, 0), (0, 0)), ((0, 0), (1, 1)), ((1, 2), (1, 2)), ((0, 1), (2, 0)), ((2, 1), (0, 0))]:
+    for (i, j), (k, m) in [((0, 0), (0, 0)), ((0, 0), (1, 1)), ((1, 2), (1, 2)), ((0, 1), (2, 0)), ((2, 1), (0, 0))]:
         e = {}
         for si in (1, -1):
             for sk in (1, -1):
                 eps = np.zeros((3, 3))
                 eps[i, j] += si * h
-                eps[k, l] += sk * h
+                eps[k, m] += sk * h
                 e[si, sk] = strained(model, cores, pairs, eps, ions)[0]
         fd = (e[1, 1] - e[1, -1] - e[-1, 1] + e[-1, -1]) / (4 * h * h) / volume
-        assert c[i, j, k, l] == pytest.approx(fd, rel=1e-4, abs=1e-6 * np.abs(c).max()), (i, j, k, l)
+        assert c[i, j, k, m] == pytest.approx(fd, rel=1e-4, abs=1e-6 * np.abs(c).max()), (i, j, k, m)
     if ions:  # relaxing the cores softens the crystal
         clamped = stiffness_tensor(hessian(crystal), ions=False)
         assert c[0, 0, 0, 0] < clamped[0, 0, 0, 0]
@@ -156,9 +169,10 @@ def test_crystal_response_report_units(crystal):
     assert r.stiffness_relaxed_gpa[3, 3] == pytest.approx(stiffness_tensor(hess)[1, 2, 1, 2] * GPA)
     assert r.piezo_relaxed_c_m2[0, 5] == pytest.approx(piezoelectric_tensor(hess)[0, 0, 1] * C_PER_M2)
     # d = e C^-1: applying the strain d^T E (Voigt, shear counted twice) to C gives back e^T E
-    np.testing.assert_allclose(r.piezo_strain_pc_n @ r.stiffness_relaxed_gpa * 1e-3, r.piezo_relaxed_c_m2,
-                               atol=1e-12)
-    assert np.allclose(r.stiffness_relaxed_gpa, r.stiffness_relaxed_gpa.T, atol=1e-6 * np.abs(r.stiffness_relaxed_gpa).max())
+    np.testing.assert_allclose(r.piezo_strain_pc_n @ r.stiffness_relaxed_gpa * 1e-3, r.piezo_relaxed_c_m2, atol=1e-12)
+    assert np.allclose(
+        r.stiffness_relaxed_gpa, r.stiffness_relaxed_gpa.T, atol=1e-6 * np.abs(r.stiffness_relaxed_gpa).max()
+    )
     assert r.volume == pytest.approx(abs(np.linalg.det(CELL)))
 
 
@@ -188,8 +202,9 @@ def test_schnet_emlp_cell_derivatives_match_finite_differences(schnet_crystal):
         s = np.vstack([cores, pairs]) @ np.linalg.inv(cell)
         t = torch.tensor(s, requires_grad=True)
         x = t @ torch.tensor(a)
-        energy = model(x[:5], torch.tensor(numbers), x[5:], torch.tensor(a), torch.tensor(PBC),
-                       torch.zeros(3, dtype=torch.float64))
+        energy = model(
+            x[:5], torch.tensor(numbers), x[5:], torch.tensor(a), torch.tensor(PBC), torch.zeros(3, dtype=torch.float64)
+        )
         return torch.autograd.grad(energy, t)[0].numpy().reshape(-1)
 
     h = 1e-5
@@ -231,12 +246,13 @@ def test_response_command_prints_crystal_tensors_with_units(schnet_crystal, tmp_
     model, cell, cores, numbers, pairs = schnet_crystal
     export_emlp(model, tmp_path / "emlp.pt")
     atoms = Atoms(numbers=list(numbers) + [0] * len(pairs), positions=np.vstack([cores, pairs]), cell=cell, pbc=True)
-    atoms.symbols[len(numbers):] = "X"
+    atoms.symbols[len(numbers) :] = "X"
     write(tmp_path / "crystal.extxyz", atoms)
     parser = argparse.ArgumentParser()
     response.register(parser.add_subparsers())
-    args = parser.parse_args(["response", str(tmp_path / "emlp.pt"), str(tmp_path / "crystal.extxyz"),
-                              "--core-fmax", "1e-9"])
+    args = parser.parse_args(
+        ["response", str(tmp_path / "emlp.pt"), str(tmp_path / "crystal.extxyz"), "--core-fmax", "1e-9"]
+    )
     assert args.func(args) == 0
     out = capsys.readouterr().out
     expected = crystal_response(model, make_inputs(model, cores, numbers, pairs, cell, PBC), relaxed_ions=False)

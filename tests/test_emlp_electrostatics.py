@@ -125,11 +125,11 @@ def test_ewald_approaches_the_isolated_energy_in_a_large_cell():
     for length in (40.0, 60.0):
         cell = torch.eye(3, dtype=torch.float64) * length
         periodic = float(ewald_energy(x, q, cell, GAMMA, GAMMA, 1e-12))
-        correction = 2 * math.pi * K_E * float(d @ d) / (3 * length ** 3)
+        correction = 2 * math.pi * K_E * float(d @ d) / (3 * length**3)
         assert correction > 1e-2  # the dipole term matters at these sizes
         residual[length] = periodic + correction - iso
     assert abs(residual[60.0]) < 3e-5
-    assert abs(residual[40.0] / residual[60.0] / 1.5 ** 5 - 1) < 0.1  # quadrupole terms: L^-5
+    assert abs(residual[40.0] / residual[60.0] / 1.5**5 - 1) < 0.1  # quadrupole terms: L^-5
 
 
 def test_ewald_forces_and_strain_derivative_match_finite_differences():

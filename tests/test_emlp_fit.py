@@ -59,8 +59,7 @@ def test_errors_vanish_on_the_models_own_labels_and_see_a_known_shift(teacher):
 def test_failed_relaxations_make_the_error_rate(teacher):
     frames, dipoles = labelled_methanes(teacher, 3)
     water = molecule("H2O")  # its lone pairs collapse in an untrained model
-    bad = EMLPFrame(water.positions, water.numbers, lewis_pairs(water.positions, water.numbers), 0.0,
-                    np.zeros((3, 3)))
+    bad = EMLPFrame(water.positions, water.numbers, lewis_pairs(water.positions, water.numbers), 0.0, np.zeros((3, 3)))
     out = dynamic_errors(teacher, frames + [bad], dipoles + [np.zeros(3)])
     assert out["error_rate"] == pytest.approx(0.25)
     assert len(out["failures"]) == 1 and "frame 3" in out["failures"][0] and "collapsed" in out["failures"][0]
@@ -117,15 +116,17 @@ def test_train_emlp_command_writes_model_and_report(teacher, tmp_path):
     images = []
     for k, (f, d) in enumerate(zip(frames, dipoles)):
         a = Atoms(numbers=list(f.numbers) + [0] * len(f.pairs), positions=np.vstack([f.cores, f.pairs]))
-        a.symbols[len(f.numbers):] = "X"
-        a.info.update(energy=f.energy, dipole=d, efield=f.efield, system_id=f"m{k}",
-                      split="test" if k >= 9 else "train")
+        a.symbols[len(f.numbers) :] = "X"
+        a.info.update(
+            energy=f.energy, dipole=d, efield=f.efield, system_id=f"m{k}", split="test" if k >= 9 else "train"
+        )
         a.arrays["forces"] = np.vstack([f.forces, np.zeros_like(f.pairs)])
         images.append(a)
     write(tmp_path / "data.extxyz", images)
     (tmp_path / "config.yaml").write_text(
         "data: {file: data.extxyz, val_fraction: 0.2}\nmodel: {species: [H, C], preset: small}\n"
-        "training: {epochs: 2, batch_size: 4}\nevaluation: {stability: {molecules: [CH4], steps: 5}}\n")
+        "training: {epochs: 2, batch_size: 4}\nevaluation: {stability: {molecules: [CH4], steps: 5}}\n"
+    )
     assert main(["train-emlp", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "out")]) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["frames"] == {"train": 7, "validation": 2, "test": 3} and report["epochs"] == 2
@@ -134,10 +135,21 @@ def test_train_emlp_command_writes_model_and_report(teacher, tmp_path):
     assert "Static errors" in text and "error rate" in text and "NVE stability" in text
     assert isinstance(load_model(tmp_path / "out" / "model.pt"), EMLPEngine)
     # re-evaluating the exported model reproduces the report and keeps its training record
-    assert main(["train-emlp", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "out"), "--evaluate-only",
-                 "--stability-steps", "0"]) == 0
+    assert (
+        main(
+            [
+                "train-emlp",
+                str(tmp_path / "config.yaml"),
+                "-o",
+                str(tmp_path / "out"),
+                "--evaluate-only",
+                "--stability-steps",
+                "0",
+            ]
+        )
+        == 0
+    )
     again = json.loads((tmp_path / "out" / "report.json").read_text())
     assert again["epochs"] == 2 and "stability" not in again
     for key in ("energy_meV_per_atom", "forces_meV_per_A"):
-        assert again["errors"]["static"][key]["mae"] == pytest.approx(report["errors"]["static"][key]["mae"],
-                                                                      rel=1e-9)
+        assert again["errors"]["static"][key]["mae"] == pytest.approx(report["errors"]["static"][key]["mae"], rel=1e-9)

@@ -18,8 +18,9 @@ def model():
     return torch.jit.script(EMLPModel(build_config([1, 6, 7, 8], preset="small")))
 
 
-@pytest.mark.parametrize("name,count", [("H2O", 4), ("CH4", 4), ("C2H4", 6), ("HCN", 5), ("CO2", 8),
-                                        ("C6H6", 15), ("CH3OH", 7), ("O2", 6)])
+@pytest.mark.parametrize(
+    "name,count", [("H2O", 4), ("CH4", 4), ("C2H4", 6), ("HCN", 5), ("CO2", 8), ("C6H6", 15), ("CH3OH", 7), ("O2", 6)]
+)
 def test_lewis_guess_has_one_pair_per_valence_electron_pair(name, count):
     atoms = molecule(name)
     pairs = lewis_pairs(atoms.positions, atoms.numbers)
@@ -103,3 +104,60 @@ def test_failures_are_reported_not_returned():
         relax_pairs(toy, cores, numbers, pairs, efield=[0.0, 0.0, 60.0], max_bound=4.0)
     with pytest.raises(RelaxationError, match="did not converge"):
         relax_pairs(toy, cores, numbers, pairs + 0.2, max_iterations=1, restarts=0)
+
+
+class _RoundedEnergy(torch.nn.Module):
+    """A model whose energy carries a 1e7 eV constant: energy differences below ~2e-9 eV are lost to
+    rounding (as the last bits of a BLAS kernel lose them near a tight fmax), the gradient is exact."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def core_charges(self, numbers):
+        return self.inner.core_charges(numbers)
+
+    def forward(self, cores, numbers, pairs, cell, pbc, efield):
+        return self.inner(cores, numbers, pairs, cell, pbc, efield) + 1.0e7
+
+
+def _stalling_start():
+    from test_emlp_toymodel import spring_water
+
+    model, cores, numbers, pairs = spring_water()
+    start = pairs + 0.05 * np.random.default_rng(3).normal(size=pairs.shape)
+    return _RoundedEnergy(model), cores, numbers, start
+
+
+def test_a_line_search_stall_above_fmax_is_polished_by_fire_and_reported():
+    """L-BFGS-B alone stops above fmax on this energy (checked); relax_pairs recovers and says so."""
+    import scipy.optimize
+
+    from tensorml.emlp.relax import _energy_gradient
+    from tensorml.emlp.evaluate import make_inputs
+
+    model, cores, numbers, start = _stalling_start()
+    fmax = 1e-6
+    fun = _energy_gradient(model, make_inputs(model, cores, numbers, start))
+    res = scipy.optimize.minimize(
+        fun,
+        start.reshape(-1),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 2000, "gtol": fmax / (2 * np.sqrt(3)), "ftol": 0.0},
+    )
+    assert np.linalg.norm(res.jac.reshape(-1, 3), axis=1).max() > fmax  # stopped at the rounding: ABNORMAL/FACTR
+    result = relax_pairs(model, cores, numbers, start, fmax=fmax)
+    assert result.max_pair_force < fmax
+    assert "FIRE" in result.info["fallback"] and "accepted_within_slack" not in result.info
+
+
+def test_a_residual_within_the_slack_is_accepted_and_reported(monkeypatch):
+    from tensorml.emlp import relax
+
+    model, cores, numbers, start = _stalling_start()
+    monkeypatch.setattr(relax, "_fire", lambda fun, x, lo, hi, fmax, max_steps: (x, 0))  # FIRE that does nothing
+    result = relax.relax_pairs(model, cores, numbers, start, fmax=1e-6, slack=1e6)
+    assert "accepted_within_slack" in result.info
+    with pytest.raises(relax.RelaxationError, match="did not converge"):
+        relax.relax_pairs(model, cores, numbers, start, fmax=1e-6, slack=1.0)

@@ -14,9 +14,17 @@ from tensorml.emlp.evaluate import make_inputs
 from tensorml.emlp.lewis import lewis_pairs
 from tensorml.emlp.model import EMLPModel, build_config
 from tensorml.emlp.relax import optimize_structure, relax_pairs
-from tensorml.emlp.response import (FREQUENCY_CM, IR_INTENSITY_KM_PER_MOL, atomic_polar_tensors, born_oppenheimer_hessian,
-                                    electronic_polarizability, extended_hessian, ir_spectrum,
-                                    relaxed_polarizability, rigid_modes)
+from tensorml.emlp.response import (
+    FREQUENCY_CM,
+    IR_INTENSITY_KM_PER_MOL,
+    atomic_polar_tensors,
+    born_oppenheimer_hessian,
+    electronic_polarizability,
+    extended_hessian,
+    ir_spectrum,
+    relaxed_polarizability,
+    rigid_modes,
+)
 from test_emlp_toymodel import spring_water
 
 
@@ -58,8 +66,14 @@ def test_polarizability_with_core_relaxation_equals_finite_field_on_internal_coo
     def relaxed_dipole(field):
         def fun(y):
             x = torch.tensor((x0.reshape(-1) + basis @ y).reshape(-1, 3), requires_grad=True)
-            e = model(x[:n], torch.tensor(numbers), x[n:], torch.zeros(3, 3, dtype=torch.float64),
-                      torch.zeros(3, dtype=torch.bool), torch.tensor(field))
+            e = model(
+                x[:n],
+                torch.tensor(numbers),
+                x[n:],
+                torch.zeros(3, 3, dtype=torch.float64),
+                torch.zeros(3, dtype=torch.bool),
+                torch.tensor(field),
+            )
             (g,) = torch.autograd.grad(e, x)
             return float(e.detach()), basis.T @ g.numpy().reshape(-1)
 
@@ -99,7 +113,7 @@ def test_ir_spectrum_of_water(water_minimum):
     masses = atomic_masses[numbers]
     for k in range(3):
         mode = spectrum.modes[k]
-        assert abs((masses[:, None] * mode ** 2).sum() - 1) < 1e-10  # normalised in mass-weighted coordinates
+        assert abs((masses[:, None] * mode**2).sum() - 1) < 1e-10  # normalised in mass-weighted coordinates
         dmu = np.einsum("jab,jb->a", apt, mode)
         assert abs(spectrum.intensities[k] - IR_INTENSITY_KM_PER_MOL * dmu @ dmu) < 1e-8
     # an eigenvector of the mass-weighted BO Hessian with the reported frequency

@@ -56,8 +56,13 @@ class SpringEMLP(ToyEMLP):
         iu = torch.triu_indices(len(x), len(x), 1)
         d = torch.sqrt((diff[iu[0], iu[1]] ** 2).sum(-1))
         springs = 0.5 * (self.k[iu[0], iu[1]] * (d - self.d0[iu[0], iu[1]]) ** 2).sum()
-        return (springs + coulomb_energy(x, q, DEFAULT_GAMMA) + self_energy(q, DEFAULT_GAMMA)
-                + field_energy(x, q, efield) + self.dummy)
+        return (
+            springs
+            + coulomb_energy(x, q, DEFAULT_GAMMA)
+            + self_energy(q, DEFAULT_GAMMA)
+            + field_energy(x, q, efield)
+            + self.dummy
+        )
 
 
 def water():
@@ -81,8 +86,18 @@ def test_spring_model_is_invariant():
     model, cores, numbers, pairs = spring_water()
     rng = np.random.default_rng(0)
     z = torch.zeros(3, dtype=torch.float64)
-    args = lambda c, p: (torch.tensor(c), torch.tensor(numbers), torch.tensor(p), torch.zeros(3, 3,  # noqa: E731
-                         dtype=torch.float64), torch.zeros(3, dtype=torch.bool), z)
+
+    def args(c, p):
+        dtype = torch.float64
+        return (
+            torch.tensor(c),
+            torch.tensor(numbers),
+            torch.tensor(p),
+            torch.zeros(3, 3, dtype=dtype),
+            torch.zeros(3, dtype=torch.bool),
+            z,
+        )
+
     c = cores + 0.05 * rng.normal(size=cores.shape)
     p = pairs + 0.05 * rng.normal(size=pairs.shape)
     e0 = float(model(*args(c, p)).detach())

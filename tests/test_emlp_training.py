@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from ase import Atoms
 from ase.build import molecule
 
@@ -39,8 +38,9 @@ def _toy_frame(seed=0, efield=(0.0, 0.0, 0.0)):
     pairs = pairs0 + 0.05 * rng.normal(size=(4, 3))
     frame = EMLPFrame(cores, atoms.numbers, pairs, 0.0, np.zeros((3, 3)), efield=np.array(efield))
     out = predict(toy, frame, stress=False, create_graph=False)
-    return frame.copy(energy=float(out["energy"].detach()), forces=out["core_forces"].numpy(),
-                      pair_forces=out["pair_forces"].numpy())
+    return frame.copy(
+        energy=float(out["energy"].detach()), forces=out["core_forces"].numpy(), pair_forces=out["pair_forces"].numpy()
+    )
 
 
 def _net_force_and_torque(frame):
@@ -73,11 +73,13 @@ def test_augmented_labels_keep_net_force_and_torque_eqs_47_48():
 def test_augmentation_is_least_norm_and_local():
     """Far particles (beyond the cutoff of the displaced pair) get no correction (eq. 56)."""
     frame = _toy_frame(3)
-    far = frame.copy(cores=np.vstack([frame.cores, [[30.0, 0, 0], [30.7, 0.0, 0.0]]]),
-                     numbers=np.concatenate([frame.numbers, [1, 1]]),
-                     forces=np.vstack([frame.forces, np.zeros((2, 3))]),
-                     pairs=np.vstack([frame.pairs, [[30.35, 0, 0]]]),
-                     pair_forces=np.vstack([frame.pair_forces, np.zeros((1, 3))]))
+    far = frame.copy(
+        cores=np.vstack([frame.cores, [[30.0, 0, 0], [30.7, 0.0, 0.0]]]),
+        numbers=np.concatenate([frame.numbers, [1, 1]]),
+        forces=np.vstack([frame.forces, np.zeros((2, 3))]),
+        pairs=np.vstack([frame.pairs, [[30.35, 0, 0]]]),
+        pair_forces=np.vstack([frame.pair_forces, np.zeros((1, 3))]),
+    )
     rng = np.random.default_rng(0)
     for _ in range(10):
         aug = augment_frame(far, rng)
@@ -90,8 +92,9 @@ def test_cost_eq31_is_zero_for_exact_labels_and_weighs_each_term():
     model = EMLPModel(build_config([1, 8], preset="small", seed=1))
     frame = _toy_frame(4)
     exact = predict(model, frame, stress=False, create_graph=False)
-    perfect = frame.copy(energy=float(exact["energy"]), forces=exact["core_forces"].numpy(),
-                         pair_forces=exact["pair_forces"].numpy())
+    perfect = frame.copy(
+        energy=float(exact["energy"]), forces=exact["core_forces"].numpy(), pair_forces=exact["pair_forces"].numpy()
+    )
     cost, parts = emlp_cost(model, [perfect])
     assert float(cost.detach()) < 1e-20
     shifted = perfect.copy(energy=perfect.energy + 0.3, forces=perfect.forces + 0.1)
@@ -106,14 +109,17 @@ def test_short_training_reduces_the_cost():
 
     frames = [_toy_frame(s) for s in range(6)]
     hydrides = {1: _toy_h2(), 8: frames[0]}
-    model = EMLPModel(build_config([1, 8], preset="small", seed=2, features=16, filters=16, n_basis=8, n_interactions=1))
+    model = EMLPModel(
+        build_config([1, 8], preset="small", seed=2, features=16, filters=16, n_basis=8, n_interactions=1)
+    )
 
     def clean_cost():
         return float(emlp_cost(model, frames, references=_references(model, frames, hydrides))[0].detach())
 
     before = clean_cost()
-    history = train_emlp(model, frames, epochs=15, lr=3e-2, batch_size=2, hydrides=hydrides,
-                         augment_fraction=0.5, seed=0)
+    history = train_emlp(
+        model, frames, epochs=15, lr=3e-2, batch_size=2, hydrides=hydrides, augment_fraction=0.5, seed=0
+    )
     assert len(history) == 15 and all(np.isfinite(history))
     model.reference_table.zero_()  # references cancel in the eq.-32 differences anyway
     assert clean_cost() < 0.85 * before
@@ -130,8 +136,9 @@ def _toy_h2():
 
 
 def test_frames_from_extxyz_layout():
-    atoms = Atoms("OH2X4", positions=np.vstack([molecule("H2O").positions,
-                                                lewis_pairs(molecule("H2O").positions, [8, 1, 1])]))
+    atoms = Atoms(
+        "OH2X4", positions=np.vstack([molecule("H2O").positions, lewis_pairs(molecule("H2O").positions, [8, 1, 1])])
+    )
     atoms.info["energy"] = -10.0
     atoms.info["efield"] = np.array([0.0, 0.1, 0.0])
     atoms.arrays["forces"] = np.arange(21.0).reshape(7, 3)

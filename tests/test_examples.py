@@ -52,7 +52,9 @@ def test_lammps_spcfw_hybrid_example(tmp_path, model_path):
     assert tensors.shape == (11, 16)
     # 27 molecules of the trained model: ~1.4-1.8 angstrom^3 each (isotropic), dipole of a few e*angstrom
     alpha = tensors[:, 4:13].reshape(-1, 3, 3)
-    assert np.all((np.trace(alpha, axis1=1, axis2=2) / 3 > 27 * 1.2) & (np.trace(alpha, axis1=1, axis2=2) / 3 < 27 * 2.0))
+    assert np.all(
+        (np.trace(alpha, axis1=1, axis2=2) / 3 > 27 * 1.2) & (np.trace(alpha, axis1=1, axis2=2) / 3 < 27 * 2.0)
+    )
     frames = read_dump(work / "apt_spcfw.dump")
     apt = np.stack([frames[-1][f"c_props[{k}]"] for k in range(1, 10)], 1).reshape(-1, 3, 3)
     np.testing.assert_allclose(apt.sum(0), 0.0, atol=1e-8)

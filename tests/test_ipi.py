@@ -42,8 +42,10 @@ def test_pes_matches_python_in_atomic_units(driver, exported, box):
     cell, pos = to_wire(box)
     pot, force, vir, extras = driver.compute_structure(cell, pos)
     extras = json.loads(extras)
-    ref = exported.evaluate_one(System.from_atoms(box, exported.units),
-                                ["energy", "forces", "virial", "dipole", "apt", "polarizability", "charges"])
+    ref = exported.evaluate_one(
+        System.from_atoms(box, exported.units),
+        ["energy", "forces", "virial", "dipole", "apt", "polarizability", "charges"],
+    )
     e_au = U.factor(U.ENERGY, U.METAL, U.ATOMIC)
     assert pot == pytest.approx(ref["energy"] * e_au, rel=1e-12)
     np.testing.assert_allclose(force, ref["forces"] * U.factor(U.FORCE, U.METAL, U.ATOMIC), rtol=1e-12, atol=1e-14)
@@ -129,8 +131,20 @@ def test_driver_exits_when_server_vanishes(tmp_path, model_path, box, capsys):
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    status = cli.main(["--model", str(model_path), "--template", str(tmp_path / "init.extxyz"),
-                       "--unix", "gone", "--sockets-prefix", prefix, "--device", "cpu"])
+    status = cli.main(
+        [
+            "--model",
+            str(model_path),
+            "--template",
+            str(tmp_path / "init.extxyz"),
+            "--unix",
+            "gone",
+            "--sockets-prefix",
+            prefix,
+            "--device",
+            "cpu",
+        ]
+    )
     listener.close()
     err = capsys.readouterr().err
     assert status == 1
@@ -139,15 +153,28 @@ def test_driver_exits_when_server_vanishes(tmp_path, model_path, box, capsys):
 
 def test_driver_gives_up_without_server(tmp_path, model_path, box, capsys):
     write(tmp_path / "init.extxyz", box)
-    status = cli.main(["--model", str(model_path), "--template", str(tmp_path / "init.extxyz"), "--unix", "nobody",
-                       "--sockets-prefix", str(tmp_path / "s_"), "--connect-timeout", "0.5"])
+    status = cli.main(
+        [
+            "--model",
+            str(model_path),
+            "--template",
+            str(tmp_path / "init.extxyz"),
+            "--unix",
+            "nobody",
+            "--sockets-prefix",
+            str(tmp_path / "s_"),
+            "--connect-timeout",
+            "0.5",
+        ]
+    )
     assert status == 1 and "no i-PI server" in capsys.readouterr().err
 
 
 def test_driver_reports_bad_model(tmp_path, model_path, box, capsys):
     write(tmp_path / "init.extxyz", box)
-    status = cli.main(["--model", str(tmp_path / "missing.pt"), "--template", str(tmp_path / "init.extxyz"),
-                       "--unix", "x"])
+    status = cli.main(
+        ["--model", str(tmp_path / "missing.pt"), "--template", str(tmp_path / "init.extxyz"), "--unix", "x"]
+    )
     err = capsys.readouterr().err
     assert status == 2 and "missing.pt" in err and "not found" in err
     bad = box.copy()
@@ -159,8 +186,13 @@ def test_driver_reports_bad_model(tmp_path, model_path, box, capsys):
 
 def test_console_script_prints_pes_path():
     """The installed entry point runs (and needs no torch for this)."""
-    proc = subprocess.run([tool("tensorml-ipi"), "--pes-path"], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, PYTHONPATH=absolute_pythonpath()))
+    proc = subprocess.run(
+        [tool("tensorml-ipi"), "--pes-path"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=absolute_pythonpath()),
+    )
     import tensorml_ipi.pes as pes
 
     assert proc.returncode == 0 and Path(proc.stdout.strip()).samefile(pes.__file__)
@@ -204,8 +236,13 @@ def test_device_choice(monkeypatch):
         resolve_device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
-    for name in ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
-                 "LOCAL_RANK"):
+    for name in (
+        "MPI_LOCALRANKID",
+        "OMPI_COMM_WORLD_LOCAL_RANK",
+        "MV2_COMM_WORLD_LOCAL_RANK",
+        "SLURM_LOCALID",
+        "LOCAL_RANK",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert resolve_device("auto") == "cuda:0"
     monkeypatch.setenv("MPI_LOCALRANKID", "6")  # mpich's hydra: clients of one node spread over the GPUs
@@ -216,20 +253,23 @@ def test_device_choice(monkeypatch):
 
 
 def test_non_finite_is_reported_never_answered(driver, box):
-    """Overlapping atoms make the model return NaN: the error names the evaluation, the structure
-    of the batch and the atoms; non-finite positions from i-PI are refused before the model."""
+    """Overlapping atoms are refused before the model (which would return NaN): the error names the
+    evaluation and the atoms; non-finite positions from i-PI are refused before the model too."""
     cell, pos = to_wire(box)
     bad = pos.copy()
     bad[4] = bad[3]
     with pytest.raises(DriverError) as err:
         driver.compute([cell, cell, cell], [pos, bad, pos])
     msg = str(err.value)
-    assert "evaluation 1 of this driver, structure 2 of the batch of 3: the model returned non-finite" in msg
-    assert "atom(s) 3 (O), 4 (H)" in msg and "shortest interatomic distance 0 bohr (atoms 3, 4" in msg
+    assert "evaluation 1 of this driver" in msg and "atoms 4 and 5 (1-based)" in msg, msg
+    assert "closer than the model's minimum distance" in msg
     bad = pos.copy()
     bad[7, 2] = np.inf
-    with pytest.raises(DriverError, match=r"evaluation 2 of this driver: i-PI sent non-finite positions of "
-                                          r"atom\(s\) 7 \(H\)"):
+    with pytest.raises(
+        DriverError,
+        match=r"evaluation 2 of this driver: i-PI sent non-finite positions of "
+        r"atom\(s\) 7 \(H\)",
+    ):
         driver.compute_structure(cell, bad)
     assert driver.compute_structure(cell, pos)[0] == pytest.approx(driver.compute_structure(cell, pos)[0])
 

@@ -125,8 +125,10 @@ def test_pimd_run_through_ffdirect_writes_relaxed_pairs_per_bead(tmp_path, emlp_
     boxed.cell = [20.0, 20.0, 20.0]  # i-PI needs a cell; pbc stays false (an isolated molecule)
     write(work / "init.extxyz", boxed)
     xml = simulation_xml(direct_model=emlp_file, nbeads=4, steps=3, batch=4)
-    xml = xml.replace('<trajectory filename="BEC" stride="1" extra_type="BEC"> extras </trajectory>',
-                      '<trajectory filename="pairs" stride="1" extra_type="electron_pairs"> extras </trajectory>')
+    xml = xml.replace(
+        '<trajectory filename="BEC" stride="1" extra_type="BEC"> extras </trajectory>',
+        '<trajectory filename="pairs" stride="1" extra_type="electron_pairs"> extras </trajectory>',
+    )
     xml = xml.replace('<trajectory filename="pol" stride="1" extra_type="polarizability"> extras </trajectory>', "")
     out, _ = Run(work, xml, None).start().finish()
     assert "I-PI reports success" in out, out[-3000:]

@@ -41,10 +41,16 @@ def example(tmp_path, model_path, name, steps):
 
 
 def run(script: Path, timeout=240):
-    env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1", DEVICE="cpu",
-               PYTHONPATH=absolute_pythonpath())
-    proc = subprocess.run(["bash", str(script)], cwd=script.parent, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}:{os.environ.get('PATH', '')}",
+        OMP_NUM_THREADS="1",
+        DEVICE="cpu",
+        PYTHONPATH=absolute_pythonpath(),
+    )
+    proc = subprocess.run(
+        ["bash", str(script)], cwd=script.parent, capture_output=True, text=True, timeout=timeout, env=env
+    )
     logs = "".join(f"\n--- {p.name}\n{p.read_text()[-2000:]}" for p in script.parent.glob("*.log"))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:] + logs
     return proc
@@ -61,8 +67,9 @@ def test_qtip4pf_with_tensorml_properties(tmp_path, model_path):
     np.testing.assert_allclose(bec.values.reshape(4, NBEADS, 81, 3, 3).sum(2), 0.0, atol=1e-9)  # ASR
     pol = ipi_reader.read_extras(work / "qtip4pf.tensors", "polarizability")
     assert pol.values.shape == (4, NBEADS, 3, 3)
-    np.testing.assert_allclose(ipi_reader.read_extras(work / "qtip4pf.tensors", "dipole").values, dip.values,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        ipi_reader.read_extras(work / "qtip4pf.tensors", "dipole").values, dip.values, rtol=1e-12
+    )
     assert np.ptp(dip.values[-1], axis=0).max() > 1e-5  # beads differ: not the centroid copied
     # the dynamics is q-TIP4P/F alone (the tensorml component has zero energy and weight 0)
     out = np.loadtxt(work / "qtip4pf.out")
@@ -82,8 +89,9 @@ def test_efield_driven_dynamics_through_bec(tmp_path, model_path):
     expected = 0.1 * np.cos(omega * t) * np.exp(-((t - 10.0) ** 2) / (2 * 4.0**2))
     np.testing.assert_allclose(out[:, 7], expected, rtol=1e-4, atol=1e-9)
     # i-PI's dipole property is the bead average of the driver's "dipole" extras
-    per_bead = np.array([ipi_reader.read_extras(work / f"efield.dipole_{b}", "dipole").values
-                         for b in range(NBEADS)])  # (beads, steps, 3)
+    per_bead = np.array(
+        [ipi_reader.read_extras(work / f"efield.dipole_{b}", "dipole").values for b in range(NBEADS)]
+    )  # (beads, steps, 3)
     np.testing.assert_allclose(out[:, 8:11], per_bead.mean(axis=0), rtol=1e-10, atol=1e-12)
     e_au = out[:, 5:8] / U.factor(U.EFIELD, U.ATOMIC, U.METAL)  # V/angstrom -> hartree/(e bohr)
     ev = U.factor(U.ENERGY, U.ATOMIC, U.METAL)
@@ -100,10 +108,12 @@ def test_emlp_methanol_pimd_relaxes_every_bead(tmp_path):
     xml = work / "emlp" / "input.xml"
     xml.write_text(xml.read_text().replace("<total_steps>20</total_steps>", "<total_steps>3</total_steps>"))
     model = Path(__file__).resolve().parents[1] / "models" / "emlp" / "model.pt"
-    env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1",
-               PYTHONPATH=absolute_pythonpath())
-    proc = subprocess.run(["bash", "run.sh", str(model)], cwd=work / "emlp", capture_output=True, text=True,
-                          timeout=300, env=env)
+    env = dict(
+        os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1", PYTHONPATH=absolute_pythonpath()
+    )
+    proc = subprocess.run(
+        ["bash", "run.sh", str(model)], cwd=work / "emlp", capture_output=True, text=True, timeout=300, env=env
+    )
     logs = "".join(f"\n--- {p.name}\n{p.read_text()[-2000:]}" for p in (work / "emlp").glob("*.log"))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:] + logs
     bohr = U.factor(U.LENGTH, U.ATOMIC, U.METAL)

@@ -70,11 +70,26 @@ SIMULATION = """<simulation verbosity="{verbosity}" floatformat="%.16e">
 """
 
 
-def simulation_xml(address="", nbeads=NBEADS, steps=STEPS, batch=1, matching="auto", direct_model=None,
-                   exit_on_disconnect=False, init="init.extxyz", verbosity="low", mode="unix"):
+def simulation_xml(
+    address="",
+    nbeads=NBEADS,
+    steps=STEPS,
+    batch=1,
+    matching="auto",
+    direct_model=None,
+    exit_on_disconnect=False,
+    init="init.extxyz",
+    verbosity="low",
+    mode="unix",
+):
     if direct_model is None:
-        ff = FORCEFIELD_SOCKET.format(address=address, batch=batch, matching=matching, mode=mode,
-                                      exit_on_disconnect=str(exit_on_disconnect).lower())
+        ff = FORCEFIELD_SOCKET.format(
+            address=address,
+            batch=batch,
+            matching=matching,
+            mode=mode,
+            exit_on_disconnect=str(exit_on_disconnect).lower(),
+        )
     else:
         ff = FORCEFIELD_DIRECT.format(pes=pes_path(), model=direct_model, batch=batch)
     return SIMULATION.format(forcefield=ff, nbeads=nbeads, steps=steps, init=init, verbosity=verbosity)
@@ -83,8 +98,9 @@ def simulation_xml(address="", nbeads=NBEADS, steps=STEPS, batch=1, matching="au
 def env():
     """The test's environment for the engines, with PYTHONPATH made absolute: the processes run
     elsewhere and must import the same tensorml / tensorml_ipi as the test."""
-    return dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1",
-                PYTHONPATH=absolute_pythonpath())
+    return dict(
+        os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1", PYTHONPATH=absolute_pythonpath()
+    )
 
 
 def absolute_pythonpath():
@@ -124,8 +140,14 @@ class Run:
                 self.kill()
                 raise AssertionError(f"a client did not start: {dead}")
             time.sleep(0.05)
-        self.server = subprocess.Popen([tool("i-pi"), "input.xml"], cwd=self.workdir, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True, env=env())
+        self.server = subprocess.Popen(
+            [tool("i-pi"), "input.xml"],
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env(),
+        )
         if after:
             while not Path(f"/tmp/ipi_{self.address}").exists():
                 assert self.server.poll() is None and time.monotonic() < deadline, "i-PI did not open its socket"
@@ -165,8 +187,20 @@ class Run:
 
 
 def tensorml_ipi(model_path, address, *extra):
-    return [tool("tensorml-ipi"), "--model", str(model_path), "--template", "init.extxyz", "--unix", address,
-            "--device", "cpu", "--threads", "1", *extra]
+    return [
+        tool("tensorml-ipi"),
+        "--model",
+        str(model_path),
+        "--template",
+        "init.extxyz",
+        "--unix",
+        address,
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        *extra,
+    ]
 
 
 def new_address():
@@ -252,8 +286,9 @@ def test_reference_run_per_bead_tensors_and_forces_equal_python(reference, expor
         forces = read_frames(reference / f"sim.frc_{bead}.bin")
         assert len(dipoles) == len(becs) == len(pols) == len(forces) == STEPS + 1
         for step in (0, STEPS):
-            ref = exported.evaluate_one(bead_system(reference, bead, step, box),
-                                        ["forces", "dipole", "apt", "polarizability"])
+            ref = exported.evaluate_one(
+                bead_system(reference, bead, step, box), ["forces", "dipole", "apt", "polarizability"]
+            )
             np.testing.assert_allclose(dipoles[step].ravel(), ref["dipole"] / BOHR, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(becs[step], bec_from_apt(ref["apt"]), rtol=0, atol=1e-10)
             np.testing.assert_allclose(pols[step].ravel(), ref["polarizability"].ravel() / BOHR**3, rtol=1e-10)
@@ -264,8 +299,9 @@ def test_reference_run_per_bead_tensors_and_forces_equal_python(reference, expor
     assert np.ptp(d, axis=0).max() > 1e-4
     # the potential i-PI reports is the bead average of the model energy (hartree)
     out = np.loadtxt(reference / "sim.out")
-    energies = [exported.evaluate_one(bead_system(reference, b, STEPS, box), ["energy"])["energy"]
-                for b in range(NBEADS)]
+    energies = [
+        exported.evaluate_one(bead_system(reference, b, STEPS, box), ["energy"])["energy"] for b in range(NBEADS)
+    ]
     assert out[-1, 2] == pytest.approx(np.mean(energies) * e_au, rel=1e-10)
 
 
@@ -274,15 +310,33 @@ def test_batched_through_ipi_py_driver_equals_unbatched(reference, tmp_path, mod
     work = prepare(tmp_path, "batched", box)
     address = new_address()
     run = Run(work, simulation_xml(address, batch=NBEADS), address)
-    run.start(after=[[tool("i-pi-py_driver"), "-m", "custom", "-P", pes_path(), "-u", "-a", address,
-                      "-o", f"template=init.extxyz,model={model_path},device=cpu,threads=1"]])
+    run.start(
+        after=[
+            [
+                tool("i-pi-py_driver"),
+                "-m",
+                "custom",
+                "-P",
+                pes_path(),
+                "-u",
+                "-a",
+                address,
+                "-o",
+                f"template=init.extxyz,model={model_path},device=cpu,threads=1",
+            ]
+        ]
+    )
     out, outs = run.finish()
     assert "I-PI reports success" in out, out[-3000:]
     assert "exit message from i-PI" in outs[0][0]
     np.testing.assert_allclose(trajectory(work), trajectory(reference), rtol=0, atol=1e-9)
     for b in (0, NBEADS - 1):
-        np.testing.assert_allclose(np.array(read_extras(work / f"sim.BEC_{b}")),
-                                   np.array(read_extras(reference / f"sim.BEC_{b}")), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            np.array(read_extras(work / f"sim.BEC_{b}")),
+            np.array(read_extras(reference / f"sim.BEC_{b}")),
+            rtol=0,
+            atol=1e-9,
+        )
 
 
 def test_two_clients_by_mpirun_equal_one(reference, tmp_path, model_path, box):
@@ -291,8 +345,10 @@ def test_two_clients_by_mpirun_equal_one(reference, tmp_path, model_path, box):
     work = prepare(tmp_path, "two", box)
     address = new_address()
     run = Run(work, simulation_xml(address, batch=NBEADS // 2, mode="shm"), address)
-    run.client([tool("mpirun"), "-np", "2"] + tensorml_ipi(model_path, address, "--shm",
-                                                         "--timing", "timing_{rank}.json"), ready=2)
+    run.client(
+        [tool("mpirun"), "-np", "2"] + tensorml_ipi(model_path, address, "--shm", "--timing", "timing_{rank}.json"),
+        ready=2,
+    )
     out, outs = run.start().finish()
     assert "I-PI reports success" in out, out[-3000:]
     assert outs[0][0].count("exit message from i-PI") == 2, outs[0]
@@ -310,8 +366,12 @@ def test_ffdirect_in_process_equals_socket(reference, tmp_path, model_path, box)
     out, _ = run.start().finish()
     assert "I-PI reports success" in out, out[-3000:]
     np.testing.assert_allclose(trajectory(work), trajectory(reference), rtol=0, atol=1e-9)
-    np.testing.assert_allclose(np.array(read_extras(work / "sim.dipole_3")),
-                               np.array(read_extras(reference / "sim.dipole_3")), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        np.array(read_extras(work / "sim.dipole_3")),
+        np.array(read_extras(reference / "sim.dipole_3")),
+        rtol=0,
+        atol=1e-9,
+    )
 
 
 def test_matching_lock_each_client_keeps_its_bead(tmp_path, model_path, exported, box):
@@ -335,8 +395,9 @@ def test_matching_lock_each_client_keeps_its_bead(tmp_path, model_path, exported
     assert sorted(served) == [0, 1]
     for bead in range(2):
         ref = exported.evaluate_one(bead_system(work, bead, STEPS, box), ["dipole"])
-        np.testing.assert_allclose(read_extras(work / f"sim.dipole_{bead}")[STEPS].ravel(), ref["dipole"] / BOHR,
-                                   rtol=1e-10)
+        np.testing.assert_allclose(
+            read_extras(work / f"sim.dipole_{bead}")[STEPS].ravel(), ref["dipole"] / BOHR, rtol=1e-10
+        )
 
 
 def test_driver_exits_promptly_when_ipi_is_killed(tmp_path, model_path, box):
@@ -364,19 +425,18 @@ def test_driver_exits_promptly_when_ipi_is_killed(tmp_path, model_path, box):
 
 
 def test_non_finite_model_output_is_reported_not_answered(tmp_path, model_path, box):
-    """Two atoms on top of each other: the model gives NaN; the driver names the evaluation and
+    """Two atoms on top of each other (the model would give NaN): the driver names the evaluation and
     atoms and exits 3; with exit_on_disconnect i-PI stops too (without it, it waits for a client)."""
     bad = box.copy()
     bad.positions[4] = bad.positions[3]
     work = prepare(tmp_path, "nan", box, init=bad)
     address = new_address()
-    run = Run(work, simulation_xml(address, nbeads=2, batch=2, exit_on_disconnect=True, init="start.extxyz"),
-              address)
+    run = Run(work, simulation_xml(address, nbeads=2, batch=2, exit_on_disconnect=True, init="start.extxyz"), address)
     client = run.client(tensorml_ipi(model_path, address))
     out, outs = run.start().finish(timeout=120)
     stderr = outs[0][1]
     assert client.returncode == 3, stderr
-    assert "evaluation 1 of this driver, structure 1 of the batch of 2: the model returned non-finite" in stderr
-    assert "atom(s) 3 (O), 4 (H)" in stderr and "shortest interatomic distance 0 bohr" in stderr
+    assert "evaluation 1 of this driver" in stderr and "atoms 4 and 5 (1-based)" in stderr, stderr[-3000:]
+    assert "closer than the model's minimum distance" in stderr
     assert "Client shutdown" in out, out[-3000:]  # a clean end of stream, not a reset that hangs i-PI
     assert not (work / "sim.dipole_0").exists() or "nan" not in (work / "sim.dipole_0").read_text().lower()

@@ -9,7 +9,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines import APT_COLS, TYPE_Z, assert_close, frame_system, lammps_single_point, SINGLE_POINT, read_ave_time, read_dump, run_lammps, write_data
+from engines import (
+    APT_COLS,
+    assert_close,
+    frame_system,
+    lammps_single_point,
+    SINGLE_POINT,
+    read_ave_time,
+    read_dump,
+    run_lammps,
+    write_data,
+)
 from tensorml.runtime import System
 
 pytestmark = pytest.mark.lammps
@@ -67,9 +77,13 @@ def python_frame(exported, frame, row):
 
 @pytest.mark.parametrize(
     "nprocs, newton, triclinic",
-    [(1, "on", False), pytest.param(2, "on", False, marks=pytest.mark.mpi),
-     pytest.param(2, "off", False, marks=pytest.mark.mpi), pytest.param(2, "on", True, marks=pytest.mark.mpi),
-     pytest.param(4, "off", True, marks=pytest.mark.mpi)],
+    [
+        (1, "on", False),
+        pytest.param(2, "on", False, marks=pytest.mark.mpi),
+        pytest.param(2, "off", False, marks=pytest.mark.mpi),
+        pytest.param(2, "on", True, marks=pytest.mark.mpi),
+        pytest.param(4, "off", True, marks=pytest.mark.mpi),
+    ],
 )
 def test_lammps_matches_python(tmp_path, exported, model_path, box, nprocs, newton, triclinic):
     if triclinic:
@@ -148,17 +162,24 @@ def test_hybrid_overlay_properties_only(tmp_path, model_path, exported, box):
     """Next to a classical force field, the model adds properties and no force."""
     write_data(box, tmp_path / "data.lmp")
     lj = "pair_coeff * * lj/cut 0.01 2.5"
-    run_lammps(tmp_path, HYBRID.format(
-        style=f"hybrid/overlay lj/cut 4.0 tensorml {model_path} properties_only yes",
-        coeffs=f"{lj}\npair_coeff * * tensorml O H"))
+    run_lammps(
+        tmp_path,
+        HYBRID.format(
+            style=f"hybrid/overlay lj/cut 4.0 tensorml {model_path} properties_only yes",
+            coeffs=f"{lj}\npair_coeff * * tensorml O H",
+        ),
+    )
     hybrid = read_dump(tmp_path / "atoms.dump")[0]
     dipole = read_ave_time(tmp_path / "globals.dat")[0][1:4]
     plain = tmp_path / "plain"
     plain.mkdir()
     write_data(box, plain / "data.lmp")
-    run_lammps(plain, HYBRID.replace("compute         p all tensorml/props\n", "").replace(
-        "fix             g all ave/time 1 1 1 c_p[1] c_p[2] c_p[3] file globals.dat format \" %.17g\"\n", "")
-        .format(style="lj/cut 4.0", coeffs=lj.replace(" lj/cut", "")))
+    run_lammps(
+        plain,
+        HYBRID.replace("compute         p all tensorml/props\n", "")
+        .replace('fix             g all ave/time 1 1 1 c_p[1] c_p[2] c_p[3] file globals.dat format " %.17g"\n', "")
+        .format(style="lj/cut 4.0", coeffs=lj.replace(" lj/cut", "")),
+    )
     ref = read_dump(plain / "atoms.dump")[0]
     for c in ("fx", "fy", "fz"):
         np.testing.assert_allclose(hybrid[c], ref[c], rtol=1e-12, atol=1e-14)
@@ -200,9 +221,12 @@ BASE = SINGLE_POINT.format(units="metal", model="{model}", apt="")
         (lambda s, m: s.replace(str(m), f"{m} colour blue"), "unknown keyword 'colour'"),
         (lambda s, m: s.replace(str(m), f"{m} dtype float16"), "dtype must be float32 or float64"),
         (lambda s, m: s.replace("units           metal", "units           lj"), "cannot run in 'units lj'"),
-        (lambda s, m: s.replace("compute         p all tensorml/props\n", "")
-         .replace("read_data       data.lmp\n", "read_data       data.lmp\ncompute p all tensorml/props\n"),
-         "needs exactly one pair_style tensorml"),
+        (
+            lambda s, m: s.replace("compute         p all tensorml/props\n", "").replace(
+                "read_data       data.lmp\n", "read_data       data.lmp\ncompute p all tensorml/props\n"
+            ),
+            "needs exactly one pair_style tensorml",
+        ),
     ],
 )
 def test_errors_name_the_problem(tmp_path, model_path, box, edit, message):
@@ -250,9 +274,27 @@ def test_special_bonds_exclusions_are_refused(tmp_path, model_path, box):
     run_lammps(tmp_path / "x", ok)
 
 
-def test_nan_output_reports_step(tmp_path, model_path, box):
-    box.positions[3] = box.positions[0]  # two atoms on top of each other: r_ij = 0
+def test_atoms_closer_than_the_minimum_distance_stop_the_run(tmp_path, model_path, box):
+    box.positions[3] = box.positions[0] + [0.005, 0.0, 0.0]  # atom ids 1 and 4, 0.005 angstrom apart
     out = error_of(tmp_path, BASE.format(model=model_path), box)
+    assert "pair tensorml, step 0: atoms 1 and 4 are 0.005 apart" in out and "minimum distance 0.01" in out, out[-2000:]
+
+
+def test_nan_output_reports_step(tmp_path, model_path, box):
+    """With the distance check off (min_distance 0 in the metadata), r_ij = 0 gives NaN: named with the step."""
+    import json
+
+    import torch
+
+    from tensorml import archive
+
+    extra = {"metadata.json": ""}
+    module = torch.jit.load(str(model_path), _extra_files=extra)
+    meta = dict(json.loads(extra["metadata.json"]), min_distance=0.0)
+    unchecked = tmp_path / "unchecked.pt"
+    archive.save_scripted(module, unchecked, meta)
+    box.positions[3] = box.positions[0]  # two atoms on top of each other: r_ij = 0
+    out = error_of(tmp_path, BASE.format(model=unchecked), box)
     assert "pair tensorml, step 0" in out and "non-finite values" in out
 
 
@@ -267,7 +309,8 @@ def test_direct_apt_model_and_whole_system_outputs(tmp_path, box):
     export_model(DirectAptModel(), path)
     write_data(box, tmp_path / "data.lmp")
     script = SINGLE_POINT.format(units="metal", model=path, apt=" ".join(APT_COLS)).replace(
-        'fix             g all ave/time 1 1 1 v_pe c_p[*] file globals.dat format " %.17g"\n', "")
+        'fix             g all ave/time 1 1 1 v_pe c_p[*] file globals.dat format " %.17g"\n', ""
+    )
     proc = run_lammps(tmp_path, script, nprocs=2)
     assert "outputs polarizability are defined for whole systems only" in proc.stdout
     assert "global vector:\n" in proc.stdout or "global vector: \n" in proc.stdout or "global vector:" in proc.stdout
@@ -278,8 +321,10 @@ def test_direct_apt_model_and_whole_system_outputs(tmp_path, box):
     assert_close(np.stack([frame["fx"], frame["fy"], frame["fz"]], 1), ref["forces"], "forces")
 
 
-@pytest.mark.parametrize("nprocs, newton", [(1, "on"), pytest.param(2, "on", marks=pytest.mark.mpi),
-                                            pytest.param(2, "off", marks=pytest.mark.mpi)])
+@pytest.mark.parametrize(
+    "nprocs, newton",
+    [(1, "on"), pytest.param(2, "on", marks=pytest.mark.mpi), pytest.param(2, "off", marks=pytest.mark.mpi)],
+)
 def test_two_layer_model_needs_ghost_neighbours(tmp_path, box, nprocs, newton):
     """halo = 2 cutoff: LAMMPS lists neighbours of ghosts and must still match Python exactly."""
     from tensorml.export import export_model

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines import (APT_COLS, APTV_COLS, assert_close, frame_system, read_ave_time, read_dump, run_lammps,
-                     write_data)
+from engines import APT_COLS, APTV_COLS, assert_close, frame_system, read_ave_time, read_dump, run_lammps, write_data
 
 pytestmark = pytest.mark.lammps
 
@@ -28,7 +27,9 @@ def cubic(atoms):
 def test_groups_reduce_and_sum_rules(tmp_path, model_path, exported, box):
     """dM/dt of a group = sum of its APT_i v_i; O + H groups = all; compute reduce gives the acoustic sum rule."""
     write_data(box, tmp_path / "data.lmp")
-    script = HEAD.format(model=model_path) + """
+    script = (
+        HEAD.format(model=model_path)
+        + """
 group           oxygen type 1
 group           hydrogen type 2
 compute         p all tensorml/props
@@ -45,6 +46,7 @@ fix             nve all nve
 timestep        0.0005
 run             10
 """.format(aptv=" ".join(APTV_COLS))
+    )
     proc = run_lammps(tmp_path, script, nprocs=2)
     assert "dmdt_x (group)" in proc.stdout  # the log says which columns the group restricts
     assert "compute tensorml/props ph columns:\n  global vector: [1] dmdt_x (group)" in proc.stdout
@@ -66,7 +68,9 @@ run             10
 def test_rerun_gives_properties_along_a_trajectory(tmp_path, model_path, exported, box):
     """The APTNN use case: properties a posteriori along a trajectory made by another force field."""
     write_data(box, tmp_path / "data.lmp")
-    run_lammps(tmp_path, """
+    run_lammps(
+        tmp_path,
+        """
 units           metal
 atom_style      atomic
 read_data       data.lmp
@@ -78,12 +82,16 @@ timestep        0.001
 dump            t all custom 10 traj.dump id type x y z ix iy iz vx vy vz
 dump_modify     t format float %.17g
 run             40
-""")
-    script = HEAD.format(model=model_path) + """
+""",
+    )
+    script = (
+        HEAD.format(model=model_path)
+        + """
 compute         p all tensorml/props
 fix             g all ave/time 10 1 10 c_p[1] c_p[2] c_p[3] c_p[13] c_p[14] c_p[15] file rerun.dat format " %.17g"
 rerun           traj.dump dump x y z ix iy iz vx vy vz
 """
+    )
     run_lammps(tmp_path, script.replace("atom_modify     map yes\n", ""))
     rows = read_ave_time(tmp_path / "rerun.dat")
     traj = read_dump(tmp_path / "traj.dump")
@@ -99,7 +107,9 @@ rerun           traj.dump dump x y z ix iy iz vx vy vz
 
 def test_restart_keeps_the_pair_style(tmp_path, model_path, box):
     write_data(box, tmp_path / "data.lmp")
-    first = HEAD.format(model=model_path) + """
+    first = (
+        HEAD.format(model=model_path)
+        + """
 velocity        all create 300.0 11 dist gaussian
 fix             nve all nve
 timestep        0.0005
@@ -110,6 +120,7 @@ variable        pe equal pe
 fix             g all ave/time 1 1 1 v_pe c_p[1] c_p[2] c_p[3] file before.dat format " %.17g"
 run             0
 """
+    )
     run_lammps(tmp_path, first)
     second = """
 units           metal
@@ -121,19 +132,23 @@ run             0
 """
     proc = run_lammps(tmp_path, second)
     assert "pair tensorml: model" in proc.stdout  # the restart recreated and loaded it
-    np.testing.assert_allclose(read_ave_time(tmp_path / "after.dat"), read_ave_time(tmp_path / "before.dat"),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        read_ave_time(tmp_path / "after.dat"), read_ave_time(tmp_path / "before.dat"), rtol=1e-12
+    )
 
 
 def test_minimize_with_properties(tmp_path, model_path, box):
     write_data(box, tmp_path / "data.lmp")
-    script = HEAD.format(model=model_path) + """
+    script = (
+        HEAD.format(model=model_path)
+        + """
 compute         p all tensorml/props
 thermo_style    custom step pe c_p[1] c_p[2] c_p[3]
 thermo_modify   format float %.12g
-thermo          5
-minimize        1.0e-8 1.0e-10 30 300
+thermo          2
+minimize        1.0e-8 1.0e-10 8 80  # the reference model has no repulsion: longer collapses H atoms
 """
+    )
     proc = run_lammps(tmp_path, script)
     lines = proc.stdout.split("Step")[1].split("Loop time")[0].strip().splitlines()[1:]
     table = np.array([[float(x) for x in line.split()] for line in lines])
@@ -145,7 +160,9 @@ minimize        1.0e-8 1.0e-10 30 300
 def test_pimd_partitions_give_per_bead_properties(tmp_path, model_path, exported, box):
     """fix pimd/langevin on 2 partitions: each bead reports the properties of its own positions."""
     write_data(box, tmp_path / "data.lmp")
-    script = HEAD.format(model=model_path) + """
+    script = (
+        HEAD.format(model=model_path)
+        + """
 variable        ibead world 0 1
 compute         p all tensorml/props
 fix             pimd all pimd/langevin ensemble nvt temp 300.0 thermostat PILE_L 1234 tau 0.1
@@ -155,13 +172,19 @@ dump_modify     d format float %.17g sort id
 timestep        0.0005
 run             10
 """.format(apt=" ".join(APT_COLS))
+    )
     (tmp_path / "in.test").write_text(script)
     import subprocess
 
     from engines import tool
 
-    proc = subprocess.run([tool("mpirun"), "-np", "2", tool("lmp"), "-partition", "2x1", "-in", "in.test",
-                           "-log", "log.lammps"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [tool("mpirun"), "-np", "2", tool("lmp"), "-partition", "2x1", "-in", "in.test", "-log", "log.lammps"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + (tmp_path / "log.lammps.0").read_text()[-3000:]
     beads = []
     for bead in (0, 1):
@@ -177,14 +200,47 @@ run             10
 
 def test_property_list_selects_columns(tmp_path, model_path, box):
     write_data(box, tmp_path / "data.lmp")
-    proc = run_lammps(tmp_path, HEAD.format(model=model_path) + """
+    proc = run_lammps(
+        tmp_path,
+        HEAD.format(model=model_path)
+        + """
 compute         a all tensorml/props apt dipole
 compute         b all tensorml/props dmdt
 thermo_style    custom step c_a[1] c_b[1]
 run             0
-""")
+""",
+    )
     assert "global vector: [1] dipole_x [2] dipole_y [3] dipole_z\n  per-atom array: [1] apt_xx" in proc.stdout
     assert "compute tensorml/props b columns:\n  global vector: [1] dmdt_x [2] dmdt_y [3] dmdt_z\n" in proc.stdout
-    bad = run_lammps(tmp_path, HEAD.format(model=model_path) + "compute c all tensorml/props quadrupole\n",
-                     check=False)
+    bad = run_lammps(tmp_path, HEAD.format(model=model_path) + "compute c all tensorml/props quadrupole\n", check=False)
     assert bad.returncode != 0 and "provides no property 'quadrupole'" in bad.stdout
+
+
+def test_a_second_run_at_the_same_step_does_not_reuse_old_values(tmp_path, model_path, exported, box):
+    """run 0, move the atoms, run 0 again (same timestep): the per-atom APTs are those of the new positions.
+
+    Values cached by the pair are keyed by the timestep; without clearing them in setup() the second run
+    read the first run's APTs (and, after create_atoms, past the end of their buffer: found by ASan)."""
+    write_data(box, tmp_path / "data.lmp")
+    cols = " ".join(APT_COLS)
+    script = (
+        HEAD.format(model=model_path)
+        + f"""
+compute         p all tensorml/props apt
+dump            d1 all custom 1 first.dump id type xu yu zu {cols}
+dump_modify     d1 format float %.17g sort id
+run             0
+undump          d1
+displace_atoms  all random 0.1 0.1 0.1 4711 units box
+dump            d2 all custom 1 second.dump id type xu yu zu {cols}
+dump_modify     d2 format float %.17g sort id
+run             0
+"""
+    )
+    run_lammps(tmp_path, script)
+    first, second = read_dump(tmp_path / "first.dump")[0], read_dump(tmp_path / "second.dump")[0]
+    assert second["step"] == first["step"] == 0
+    apt = np.stack([second[c] for c in APT_COLS], 1).reshape(-1, 3, 3)
+    ref = exported.evaluate_one(frame_system(second, cubic(box), velocities=False), ["apt"])
+    assert_close(apt, ref["apt"], "APT after displace_atoms")
+    assert not np.allclose(apt, np.stack([first[c] for c in APT_COLS], 1).reshape(-1, 3, 3))

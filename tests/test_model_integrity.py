@@ -17,12 +17,14 @@ def flipped(source, target, nbytes=4000):
     """A copy of ``source`` with ``nbytes`` XOR-flipped inside its largest stored record (zip directory intact)."""
     data = bytearray(source.read_bytes())
     with zipfile.ZipFile(source) as z:
-        info = max((i for i in z.infolist() if i.compress_type == zipfile.ZIP_STORED and "/data/" in i.filename),
-                   key=lambda i: i.file_size)
+        info = max(
+            (i for i in z.infolist() if i.compress_type == zipfile.ZIP_STORED and "/data/" in i.filename),
+            key=lambda i: i.file_size,
+        )
         # the local header: 30 bytes + name + extra field, then the record's bytes
         off = info.header_offset
-        name_len = int.from_bytes(data[off + 26:off + 28], "little")
-        extra_len = int.from_bytes(data[off + 28:off + 30], "little")
+        name_len = int.from_bytes(data[off + 26 : off + 28], "little")
+        extra_len = int.from_bytes(data[off + 28 : off + 30], "little")
         start = off + 30 + name_len + extra_len
     n = min(nbytes, info.file_size)
     for k in range(start, start + n):
@@ -54,8 +56,10 @@ def test_the_digest_sees_a_flip_that_zip_crcs_would_not_be_asked_about(tmp_path,
 
     bad = flipped(model_path, tmp_path / "bad.pt")
     with zipfile.ZipFile(model_path) as good_zip, zipfile.ZipFile(bad) as bad_zip:
-        info = max((i for i in good_zip.infolist() if i.compress_type == zipfile.ZIP_STORED
-                    and "/data/" in i.filename), key=lambda i: i.file_size)
+        info = max(
+            (i for i in good_zip.infolist() if i.compress_type == zipfile.ZIP_STORED and "/data/" in i.filename),
+            key=lambda i: i.file_size,
+        )
         good_bytes = good_zip.read(info)
         with bad_zip.open(info.filename) as f:
             f._expected_crc = None  # read past the CRC, as PyTorch's reader does

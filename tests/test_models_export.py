@@ -15,14 +15,25 @@ from tensorml.train import data as D
 
 BACKBONES = {
     "eann": {"type": "eann", "n_radial": 4, "max_l": 3, "n_pseudovectors": 2},
-    "equivariant": {"type": "equivariant", "hidden_irreps": "4x0e+2x0o+2x1o+2x1e+2x2e+2x2o", "n_layers": 2,
-                    "n_scalars": 4, "n_vectors": 2, "n_pseudovectors": 2, "n_tensors": 2, "n_basis": 4,
-                    "radial_hidden": 8},
+    "equivariant": {
+        "type": "equivariant",
+        "hidden_irreps": "4x0e+2x0o+2x1o+2x1e+2x2e+2x2o",
+        "n_layers": 2,
+        "n_scalars": 4,
+        "n_vectors": 2,
+        "n_pseudovectors": 2,
+        "n_tensors": 2,
+        "n_basis": 4,
+        "radial_hidden": 8,
+    },
 }
 H = {"hidden": [8]}
 ALL_HEADS = {  # one model with every head but the alternatives below
-    "dipole": {"charges": "environment", **H}, "polarizability": {"type": "eann", **H},
-    "apt": {"type": "direct", **H}, "energy": H, "transition_dipole": H,
+    "dipole": {"charges": "environment", **H},
+    "polarizability": {"type": "eann", **H},
+    "apt": {"type": "direct", **H},
+    "energy": H,
+    "transition_dipole": H,
 }
 
 
@@ -72,8 +83,9 @@ def test_export_both_dtypes_and_metadata(tmp_path, backbone, pol):
 
 def test_checkpoint_round_trip_and_cli_export(tmp_path, capsys):
     assert MODELS["tensorial"] is TensorialModel
-    model = TensorialModel(species=[1, 8], cutoff=3.5, backbone=BACKBONES["eann"],
-                           heads={"dipole": H, "polarizability": H}, seed=2)
+    model = TensorialModel(
+        species=[1, 8], cutoff=3.5, backbone=BACKBONES["eann"], heads={"dipole": H, "polarizability": H}, seed=2
+    )
     with torch.no_grad():
         model.backbone.scalar_scale.fill_(3.0)  # buffers travel too
     ckpt = tmp_path / "model.ckpt"

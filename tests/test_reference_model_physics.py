@@ -33,9 +33,13 @@ def cluster():
 
 
 def moved(system, positions=None, cell=None, efield=None):
-    return System(system.numbers, system.positions if positions is None else positions,
-                  system.cell if cell is None else cell, system.pbc,
-                  system.efield if efield is None else efield)
+    return System(
+        system.numbers,
+        system.positions if positions is None else positions,
+        system.cell if cell is None else cell,
+        system.pbc,
+        system.efield if efield is None else efield,
+    )
 
 
 @pytest.fixture(params=["box", "cluster"])
@@ -87,8 +91,11 @@ def test_virial_against_finite_strain(exported):
                 eps = np.zeros((3, 3))
                 eps[a, b] = sign * h
                 deform = np.eye(3) + eps
-                energies.append(exported.evaluate_one(
-                    moved(system, system.positions @ deform, system.cell @ deform), ["energy"])["energy"])
+                energies.append(
+                    exported.evaluate_one(moved(system, system.positions @ deform, system.cell @ deform), ["energy"])[
+                        "energy"
+                    ]
+                )
             fd[a, b] = -(energies[0] - energies[1]) / (2 * h)
     np.testing.assert_allclose(w, fd, atol=1e-6 * np.abs(fd).max())
     np.testing.assert_allclose(w, w.T, atol=1e-10 * np.abs(w).max())
@@ -149,8 +156,12 @@ def test_field_response(exported):
     """dF_i/dE = APT_i^T (Born charges both ways) and dM/dE = alpha / k_e (angstrom^3 -> e*angstrom per V/angstrom)."""
     system = cluster()
     base = exported.evaluate_one(system, ["apt", "polarizability"])
-    assert_field_response(lambda field: exported.evaluate_one(moved(system, efield=field), ["forces", "dipole"]),
-                          base, apt_atol=1e-8, alpha_atol=1e-10)
+    assert_field_response(
+        lambda field: exported.evaluate_one(moved(system, efield=field), ["forces", "dipole"]),
+        base,
+        apt_atol=1e-8,
+        alpha_atol=1e-10,
+    )
 
 
 def test_batched_equals_separate(exported):

@@ -36,7 +36,8 @@ def system(nfr=NFR):
     alpha = np.zeros((nfr, P, 3, 3))
     alpha[:] = 5.0 * np.eye(3)
     alpha += 0.3 * u[:, :, 1, 0, None, None] * np.eye(3) + 0.2 * u[:, :, 2, 1, None, None] * np.array(
-        [[1, 0, 0], [0, -1, 0], [0, 0, 0]])
+        [[1, 0, 0], [0, -1, 0], [0, 0, 0]]
+    )
     return M, apt, v, alpha
 
 
@@ -49,8 +50,11 @@ def write_ipi(d, stride=1, bec_stride=None, nfr=NFR):
     M, apt, v, alpha = system(nfr)
     bec = np.swapaxes(apt, -1, -2).reshape(nfr, P, 3 * NAT, 3)  # BEC[3i+a, b] = apt[i, b, a]
     for b in range(P):
-        for name, key, data, st in [("dipole", "dipole", M / BOHR, stride), ("BEC", "BEC", bec, bec_stride or stride),
-                                    ("polarizability", "polarizability", alpha / BOHR**3, stride)]:
+        for name, key, data, st in [
+            ("dipole", "dipole", M / BOHR, stride),
+            ("BEC", "BEC", bec, bec_stride or stride),
+            ("polarizability", "polarizability", alpha / BOHR**3, stride),
+        ]:
             out = TrajectoryOutput("x", extra_type=key)
             s = io.StringIO()
             for t in range(0, nfr, st):
@@ -64,13 +68,23 @@ def write_ipi(d, stride=1, bec_stride=None, nfr=NFR):
         s = io.StringIO()
         for t in range(0, nfr, stride):
             a.q[:] = (v[t, b] / (BOHR / AU_TIME_FS)).ravel()
-            print_file("xyz", a, c, s, title="Step:  %10d  Bead:   %5d " % (t, b), key="velocities",
-                       dimension="velocity", units="automatic", cell_units="automatic")
+            print_file(
+                "xyz",
+                a,
+                c,
+                s,
+                title="Step:  %10d  Bead:   %5d " % (t, b),
+                key="velocities",
+                dimension="velocity",
+                units="automatic",
+                cell_units="automatic",
+            )
         (d / f"w.vel_{b}.xyz").write_text(s.getvalue())
     (d / "input.xml").write_text(
         "<simulation><output prefix='w'/><system><initialize nbeads='2'/><ensemble><temperature units='kelvin'>"
         "300</temperature></ensemble><motion mode='dynamics'><dynamics mode='nvt'><timestep units='femtosecond'>"
-        f"{DT}</timestep></dynamics></motion></system></simulation>")
+        f"{DT}</timestep></dynamics></motion></system></simulation>"
+    )
     return M, apt, v
 
 
@@ -87,11 +101,26 @@ def ipi_dir(tmp_path_factory):
 
 def test_ipi_dipole_and_apt_routes(ipi_dir, capsys):
     d = ipi_dir
-    common = ["--ipi-input", d / "input.xml", "--unit", "km/mol", "--molecules", 1, "--corr-length", 600,
-              "--blocks", 2]
+    common = ["--ipi-input", d / "input.xml", "--unit", "km/mol", "--molecules", 1, "--corr-length", 600, "--blocks", 2]
     assert cli("ir", "--dipole", d / "w.dipole_{bead}", "-o", d / "dip.dat", *common) == 0
-    assert cli("ir", "--apt", d / "w.BEC_{bead}", "--velocities", d / "w.vel_{bead}.xyz", "-o", d / "apt.dat",
-               "--decompose", "element", "--auto-cross", "--freq-unit", "THz", *common) == 0
+    assert (
+        cli(
+            "ir",
+            "--apt",
+            d / "w.BEC_{bead}",
+            "--velocities",
+            d / "w.vel_{bead}.xyz",
+            "-o",
+            d / "apt.dat",
+            "--decompose",
+            "element",
+            "--auto-cross",
+            "--freq-unit",
+            "THz",
+            *common,
+        )
+        == 0
+    )
     capsys.readouterr()
     dip, apt = Spectrum.read(d / "dip.dat"), Spectrum.read(d / "apt.dat")
     np.testing.assert_allclose(apt.wavenumber, dip.wavenumber, rtol=1e-9)
@@ -110,16 +139,57 @@ def test_ipi_dipole_and_apt_routes(ipi_dir, capsys):
 def test_ipi_centroid_raman_vdos_and_plot(ipi_dir, capsys):
     d = ipi_dir
     ref = d / "ref.csv"
-    ref.write_text("wavenumber,absorbance\n" + "\n".join(f"{x},{np.exp(-((x - 1500) / 50) ** 2)}"
-                                                         for x in range(0, 4000, 10)))
-    assert cli("ir", "--apt", d / "w.BEC_{bead}", "--velocities", d / "w.vel_{bead}.xyz", "--ipi-input",
-               d / "input.xml", "--estimator", "centroid", "--unit", "arb", "-o", d / "cen.dat", "--plot",
-               d / "cen.png", "--compare", ref, "--xlim", 0, 4000, "--corr-length", 500) == 0
+    ref.write_text(
+        "wavenumber,absorbance\n" + "\n".join(f"{x},{np.exp(-(((x - 1500) / 50) ** 2))}" for x in range(0, 4000, 10))
+    )
+    assert (
+        cli(
+            "ir",
+            "--apt",
+            d / "w.BEC_{bead}",
+            "--velocities",
+            d / "w.vel_{bead}.xyz",
+            "--ipi-input",
+            d / "input.xml",
+            "--estimator",
+            "centroid",
+            "--unit",
+            "arb",
+            "-o",
+            d / "cen.dat",
+            "--plot",
+            d / "cen.png",
+            "--compare",
+            ref,
+            "--xlim",
+            0,
+            4000,
+            "--corr-length",
+            500,
+        )
+        == 0
+    )
     cen = Spectrum.read(d / "cen.dat")
     assert cen.total.max() == pytest.approx(1.0) and "centroid" in cen.meta["beads"]
     assert (d / "cen.png").stat().st_size > 10000
-    assert cli("raman", "--polarizability", d / "w.polarizability_{bead}", "--ipi-input", d / "input.xml",
-               "--laser", 18797, "-o", d / "ram.dat", "--plot", d / "ram.png", "--corr-length", 500) == 0
+    assert (
+        cli(
+            "raman",
+            "--polarizability",
+            d / "w.polarizability_{bead}",
+            "--ipi-input",
+            d / "input.xml",
+            "--laser",
+            18797,
+            "-o",
+            d / "ram.dat",
+            "--plot",
+            d / "ram.png",
+            "--corr-length",
+            500,
+        )
+        == 0
+    )
     ram = Spectrum.read(d / "ram.dat")
     assert list(ram.columns)[0] == "unpolarized" and ram.unit == "cm^2/sr/cm^-1"
     # isotropic band from atom 1 x (1900 / 1937 cm^-1 in the two beads), anisotropic from atom 2 y (3500 / 3537)
@@ -127,8 +197,24 @@ def test_ipi_centroid_raman_vdos_and_plot(ipi_dir, capsys):
     assert ram.columns["depolarization_ratio"][iso] < 0.01
     assert ram.columns["depolarization_ratio"][ani] == pytest.approx(0.75, abs=0.01)
     assert ram.integrate(1800, 2050, "isotropic") > 100 * abs(ram.integrate(1800, 2050, "anisotropic"))
-    assert cli("vdos", "--velocities", d / "w.vel_{bead}.xyz", "--timestep", DT, "-o", d / "v.dat",
-               "--decompose", "element", "--corr-length", 500, "--max-freq", 1e9) == 0
+    assert (
+        cli(
+            "vdos",
+            "--velocities",
+            d / "w.vel_{bead}.xyz",
+            "--timestep",
+            DT,
+            "-o",
+            d / "v.dat",
+            "--decompose",
+            "element",
+            "--corr-length",
+            500,
+            "--max-freq",
+            1e9,
+        )
+        == 0
+    )
     vd = Spectrum.read(d / "v.dat")
     # centroid velocities of 3 atoms, no temperature given: 9 degrees of freedom at their kinetic temperature
     assert vd.integrate(0, np.inf) == pytest.approx(9.0, rel=1e-6)
@@ -140,35 +226,105 @@ def test_ipi_centroid_raman_vdos_and_plot(ipi_dir, capsys):
 
 def test_ipi_errors(tmp_path, capsys):
     write_ipi(tmp_path, bec_stride=2, nfr=200)
-    assert cli("ir", "--apt", tmp_path / "w.BEC_{bead}", "--velocities", tmp_path / "w.vel_{bead}.xyz",
-               "--ipi-input", tmp_path / "input.xml", "-o", tmp_path / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--apt",
+            tmp_path / "w.BEC_{bead}",
+            "--velocities",
+            tmp_path / "w.vel_{bead}.xyz",
+            "--ipi-input",
+            tmp_path / "input.xml",
+            "-o",
+            tmp_path / "x.dat",
+        )
+        == 1
+    )
     assert "mismatched steps" in capsys.readouterr().err
-    assert cli("ir", "--dipole", tmp_path / "w.dipole_{bead}", "--ipi-input", tmp_path / "input.xml",
-               "--temperature", 310, "-o", tmp_path / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            tmp_path / "w.dipole_{bead}",
+            "--ipi-input",
+            tmp_path / "input.xml",
+            "--temperature",
+            310,
+            "-o",
+            tmp_path / "x.dat",
+        )
+        == 1
+    )
     assert "mismatched temperatures" in capsys.readouterr().err
     assert cli("ir", "--dipole", tmp_path / "w.dipole_{bead}", "-o", tmp_path / "x.dat") == 1
     assert "time step is unknown" in capsys.readouterr().err
-    assert cli("ir", "--dipole", tmp_path / "w.dipole_{bead}", "--ipi-input", tmp_path / "input.xml",
-               "--timestep", 1.0, "-o", tmp_path / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            tmp_path / "w.dipole_{bead}",
+            "--ipi-input",
+            tmp_path / "input.xml",
+            "--timestep",
+            1.0,
+            "-o",
+            tmp_path / "x.dat",
+        )
+        == 1
+    )
     assert "mismatched time steps" in capsys.readouterr().err
 
 
 def test_arrays_cli(tmp_path, capsys):
     u, _ = analytic.harmonic_trajectory([1000.0, 1700.0, 2900.0], 1.0, 300.0, 1.0, 4000)
     np.savez(tmp_path / "m.npz", dipole=0.5 * u, dt_fs=1.0)
-    assert cli("ir", "--dipole", tmp_path / "m.npz", "--temperature", 300, "--unit", "km/mol", "--qcf",
-               "standard", "--window", "gaussian", "--zero-pad", 4, "--corr-length", 800, "-o",
-               tmp_path / "m.dat") == 0
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            tmp_path / "m.npz",
+            "--temperature",
+            300,
+            "--unit",
+            "km/mol",
+            "--qcf",
+            "standard",
+            "--window",
+            "gaussian",
+            "--zero-pad",
+            4,
+            "--corr-length",
+            800,
+            "-o",
+            tmp_path / "m.dat",
+        )
+        == 0
+    )
     s = Spectrum.read(tmp_path / "m.dat")
     head = (tmp_path / "m.dat").read_text()
     assert "qcf: standard" in head and "window: gaussian" in head and "x4" in head
     for nu in (1000.0, 1700.0, 2900.0):
         assert s.peak(nu - 100, nu + 100) == pytest.approx(nu, abs=1.0)
     # a user time step that contradicts the file's dt_fs
-    assert cli("ir", "--dipole", tmp_path / "m.npz", "--temperature", 300, "--unit", "km/mol", "--timestep", 2,
-               "-o", tmp_path / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            tmp_path / "m.npz",
+            "--temperature",
+            300,
+            "--unit",
+            "km/mol",
+            "--timestep",
+            2,
+            "-o",
+            tmp_path / "x.dat",
+        )
+        == 1
+    )
     assert "mismatched time steps" in capsys.readouterr().err
     # no volume -> cm^-1 impossible
-    assert cli("ir", "--dipole", tmp_path / "m.npz", "--temperature", 300, "--unit", "cm-1", "-o",
-               tmp_path / "x.dat") == 1
+    assert (
+        cli("ir", "--dipole", tmp_path / "m.npz", "--temperature", 300, "--unit", "cm-1", "-o", tmp_path / "x.dat") == 1
+    )
     assert "volume" in capsys.readouterr().err

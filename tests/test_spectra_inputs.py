@@ -43,8 +43,10 @@ def test_gzip_inputs_read_like_plain_ones(tmp_path):
     vals = rng.normal(size=(20, 3, 12))
     write_dump(tmp_path / "a.dump", np.arange(20), ["vx", "vy", "vz"] + [f"c_p[{k}]" for k in range(1, 10)], vals)
     (tmp_path / "b.dump").write_bytes(gz(tmp_path / "a.dump").read_bytes())
-    runs = [peratom.load_atoms(str(tmp_path / n), None, ctx(), reducers.apt_reducer_factory(ctx()))
-            for n in ("a.dump", "a.dump.gz", "b.dump")]
+    runs = [
+        peratom.load_atoms(str(tmp_path / n), None, ctx(), reducers.apt_reducer_factory(ctx()))
+        for n in ("a.dump", "a.dump.gz", "b.dump")
+    ]
     for r in runs[1:]:
         np.testing.assert_array_equal(r.data["series"], runs[0].data["series"])
     # i-PI extras, xyz and input
@@ -52,8 +54,9 @@ def test_gzip_inputs_read_like_plain_ones(tmp_path):
     ipi_write_extras(tmp_path / "x.dipole_0", [(s, {"dipole": dip[s][None]}) for s in range(6)], "dipole")
     np.testing.assert_allclose(ipi.read_extras(gz(tmp_path / "x.dipole_0"), "dipole").values, dip, rtol=1e-8)
     ipi_write_xyz(tmp_path / "x.vel_0.xyz", ["O", "H"], rng.normal(size=(4, 2, 3)), [0, 1, 2, 3], "velocities")
-    np.testing.assert_array_equal(ipi.read_xyz(gz(tmp_path / "x.vel_0.xyz")).values,
-                                  ipi.read_xyz(tmp_path / "x.vel_0.xyz").values)
+    np.testing.assert_array_equal(
+        ipi.read_xyz(gz(tmp_path / "x.vel_0.xyz")).values, ipi.read_xyz(tmp_path / "x.vel_0.xyz").values
+    )
     assert assemble.detect_format(str(tmp_path / "x.vel_0.xyz.gz")) == "ipi-xyz"
     assert assemble.detect_format(str(tmp_path / "b.dump")) == "lammps-dump"
     # arrays: .npz.gz and .csv.gz
@@ -102,14 +105,44 @@ def test_temperature_from_lammps_log(lammps_run, capsys):
     assert log.temperature(100, 199)[0] == pytest.approx(temps[100:200].mean())
     with pytest.raises(ValueError, match="no thermo rows"):
         log.temperature(1000, 2000)
-    assert cli("ir", "--dipole", d / "props.dat", "--lammps-log", d / "log.lammps", "--unit", "km/mol",
-               "--corr-length", 50, "-o", d / "ir.dat") == 0
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            d / "props.dat",
+            "--lammps-log",
+            d / "log.lammps",
+            "--unit",
+            "km/mol",
+            "--corr-length",
+            50,
+            "-o",
+            d / "ir.dat",
+        )
+        == 0
+    )
     s = Spectrum.read(d / "ir.dat")
     assert s.meta["temperature"] == f"{temps.mean():g} K"
     assert "mean thermo Temp" in s.meta["temperature source"] and "steps 0..399" in s.meta["temperature source"]
     # a given temperature wins; one far from the log's mean is worth a warning
-    assert cli("ir", "--dipole", d / "props.dat", "--lammps-log", d / "log.lammps", "--unit", "km/mol",
-               "--corr-length", 50, "--temperature", 400, "-o", d / "ir.dat") == 0
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            d / "props.dat",
+            "--lammps-log",
+            d / "log.lammps",
+            "--unit",
+            "km/mol",
+            "--corr-length",
+            50,
+            "--temperature",
+            400,
+            "-o",
+            d / "ir.dat",
+        )
+        == 0
+    )
     assert "warning: temperature" in capsys.readouterr().err
     assert Spectrum.read(d / "ir.dat").meta["temperature"] == "400 K"
 
@@ -117,16 +150,31 @@ def test_temperature_from_lammps_log(lammps_run, capsys):
 def test_temperature_unknown_is_a_clear_error(lammps_run, capsys):
     d, _ = lammps_run
     (d / "notemp.log").write_text("units real\ntimestep 0.5\n")
-    assert cli("ir", "--dipole", d / "props.dat", "--lammps-log", d / "notemp.log", "--unit", "km/mol",
-               "-o", d / "x.dat") == 1
+    assert (
+        cli("ir", "--dipole", d / "props.dat", "--lammps-log", d / "notemp.log", "--unit", "km/mol", "-o", d / "x.dat")
+        == 1
+    )
     err = capsys.readouterr().err
     assert "temperature is unknown" in err and "--temperature" in err and "--lammps-log" in err
     # K*km/mol with the harmonic QCF needs no temperature
-    assert cli("ir", "--dipole", d / "props.dat", "--lammps-log", d / "notemp.log", "--unit", "K*km/mol",
-               "--corr-length", 50, "-o", d / "x.dat") == 0
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            d / "props.dat",
+            "--lammps-log",
+            d / "notemp.log",
+            "--unit",
+            "K*km/mol",
+            "--corr-length",
+            50,
+            "-o",
+            d / "x.dat",
+        )
+        == 0
+    )
     assert Spectrum.read(d / "x.dat").meta["temperature"] == "not given"
-    assert cli("raman", "--polarizability", d / "props.dat", "--lammps-log", d / "notemp.log",
-               "-o", d / "x.dat") == 1
+    assert cli("raman", "--polarizability", d / "props.dat", "--lammps-log", d / "notemp.log", "-o", d / "x.dat") == 1
     assert "temperature is unknown" in capsys.readouterr().err
 
 
@@ -135,9 +183,37 @@ def test_log_timestep_checked_for_any_input(lammps_run, capsys):
     d, _ = lammps_run
     u, _ = analytic.harmonic_trajectory([1000.0], 1.0, 300.0, 1.0, 400)
     np.savez(d / "m.npz", dipole=np.column_stack([u, u, u]), dt_fs=1.0)
-    assert cli("ir", "--dipole", d / "m.npz", "--lammps-log", d / "log.lammps", "--unit", "km/mol",
-               "--temperature", 300, "-o", d / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            d / "m.npz",
+            "--lammps-log",
+            d / "log.lammps",
+            "--unit",
+            "km/mol",
+            "--temperature",
+            300,
+            "-o",
+            d / "x.dat",
+        )
+        == 1
+    )
     assert "mismatched time steps" in capsys.readouterr().err
-    assert cli("ir", "--dipole", d / "props.dat", "--lammps-log", d / "log.lammps", "--timestep", 0.25,
-               "--temperature", 300, "-o", d / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            d / "props.dat",
+            "--lammps-log",
+            d / "log.lammps",
+            "--timestep",
+            0.25,
+            "--temperature",
+            300,
+            "-o",
+            d / "x.dat",
+        )
+        == 1
+    )
     assert "mismatched time steps" in capsys.readouterr().err

@@ -66,14 +66,16 @@ def test_intensity_independent_of_temperature_and_qcf_factor():
     for T in (100.0, 1000.0):
         u, _ = oscillators(T)
         M = (CHARGES[None, :, None] * u).sum(axis=1)
-        assert ir_spectrum([{"series": M}], settings(T), unit="km/mol").integrate(nu - 120, nu + 120) == \
-            pytest.approx(ref, rel=0.01)
+        assert ir_spectrum([{"series": M}], settings(T), unit="km/mol").integrate(nu - 120, nu + 120) == pytest.approx(
+            ref, rel=0.01
+        )
         s = ir_spectrum([{"series": M}], settings(T, qcf="standard"), unit="km/mol")
         x0 = qcf.reduced_frequency(nu, T)
         assert s.integrate(nu - 120, nu + 120) == pytest.approx(ref * qcf.absorption_factor("standard", x0), rel=0.01)
     # TRAVIS units with the harmonic QCF need no temperature
-    assert ir_spectrum([{"series": M}], settings(None), unit="K*km/mol").integrate(nu - 120, nu + 120) == \
-        pytest.approx(1000.0 * ref, rel=0.01)
+    assert ir_spectrum([{"series": M}], settings(None), unit="K*km/mol").integrate(nu - 120, nu + 120) == pytest.approx(
+        1000.0 * ref, rel=0.01
+    )
     with pytest.raises(ValueError, match="temperature"):
         ir_spectrum([{"series": M}], settings(None), unit="km/mol")
     with pytest.raises(ValueError, match="volume"):
@@ -126,8 +128,15 @@ def test_decomposition_sums_exactly():
     # parts: by element (atom 0 = O, atoms 1, 2 = H); molecules: atom 0 + 1 and atom 2
     parts = np.stack([per_atom[:, 0], per_atom[:, 1] + per_atom[:, 2]], axis=1)
     mols = np.stack([per_atom[:, 0] + per_atom[:, 1], per_atom[:, 2]], axis=1)
-    s = ir_spectrum([{"series": parts, "molecules": mols}], settings(blocks=2), route="dmdt", unit="cm-1",
-                    volume=VOLUME, part_names=["O", "H"], auto_cross=True)
+    s = ir_spectrum(
+        [{"series": parts, "molecules": mols}],
+        settings(blocks=2),
+        route="dmdt",
+        unit="cm-1",
+        volume=VOLUME,
+        part_names=["O", "H"],
+        auto_cross=True,
+    )
     assert list(s.columns) == ["total", "O", "H", "O_auto", "O_cross", "H_auto", "H_cross", "intra", "inter"]
     scale = np.abs(s.total).max()
     np.testing.assert_allclose(s.columns["O"] + s.columns["H"], s.total, atol=1e-10 * scale)
@@ -135,8 +144,9 @@ def test_decomposition_sums_exactly():
         np.testing.assert_allclose(s.columns[g + "_auto"] + s.columns[g + "_cross"], s.columns[g], atol=1e-10 * scale)
     np.testing.assert_allclose(s.columns["intra"] + s.columns["inter"], s.total, atol=1e-10 * scale)
     # the total equals the undecomposed spectrum of sum_i P_i v_i
-    plain = ir_spectrum([{"series": per_atom.sum(axis=1)}], settings(blocks=2), route="dmdt", unit="cm-1",
-                        volume=VOLUME)
+    plain = ir_spectrum(
+        [{"series": per_atom.sum(axis=1)}], settings(blocks=2), route="dmdt", unit="cm-1", volume=VOLUME
+    )
     np.testing.assert_allclose(s.total, plain.total, atol=1e-10 * scale)
     # H atoms (1, 2) carry the 1300-3600 bands, O the 400-1000 ones
     assert s.integrate(1450, 1750, "H") == pytest.approx(s.integrate(1450, 1750), rel=0.02)
@@ -149,8 +159,11 @@ def test_rigid_rotor_envelope():
     """Free linear rotors: IR envelope ~ w^3 exp(-I w^2/(2 kT)); intensity = 2 rotational DOF x mu^2/I."""
     n, inertia, T, dt = 300, 1.5, 300.0, 2.0
     dip, _ = analytic.rigid_rotors(n, inertia, T, dt, 6000, mu=0.4)
-    s = ir_spectrum([{"series": dip.sum(axis=1), "molecules": dip}], SpectralSettings(
-        dt_fs=dt, corr_length_fs=4000.0, temperature=T, max_wavenumber=1200.0), unit="km/mol")
+    s = ir_spectrum(
+        [{"series": dip.sum(axis=1), "molecules": dip}],
+        SpectralSettings(dt_fs=dt, corr_length_fs=4000.0, temperature=T, max_wavenumber=1200.0),
+        unit="km/mol",
+    )
     intra = s.columns["intra"]
     cum = np.concatenate([[0.0], np.cumsum(0.5 * (intra[1:] + intra[:-1]) * np.diff(s.wavenumber))])
     total = cum[-1]
@@ -194,8 +207,11 @@ def test_diatomic_stretch_peak_and_intensity():
     mdot_fd = dipole_derivative(apt[1:-1], fd.central_difference(np.stack([r1, r2], axis=1), DT))
     expected = analytic.harmonic_band_intensity(q / np.sqrt(mu))
     band = (nu - 150, nu + 150)
-    for series, route, scale in [(dipole, "dipole", 1.0), (dipole_derivative(apt, vel), "dmdt", 1.0),
-                                 (mdot_fd, "dmdt", fd.attenuation(nu, DT) ** 2)]:
+    for series, route, scale in [
+        (dipole, "dipole", 1.0),
+        (dipole_derivative(apt, vel), "dmdt", 1.0),
+        (mdot_fd, "dmdt", fd.attenuation(nu, DT) ** 2),
+    ]:
         s = ir_spectrum([{"series": series}], settings(), route=route, unit="km/mol")
         assert s.peak(*band) == pytest.approx(nu, abs=1.0)
         assert s.integrate(*band) == pytest.approx(expected * scale, rel=0.01)

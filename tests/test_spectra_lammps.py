@@ -26,8 +26,13 @@ from tensorml.spectra.analytic import harmonic_band_intensity, kT_amu_A2_fs2
 from tensorml.spectra.readers.lammps import iter_dump
 from tensorml.spectra.spectrum import Spectrum
 from tensorml.spectra.windows import resolution_cm1
-from tensorml.units import CM1_TO_RAD_PER_FS, ENERGY_UNITS, LAMMPS_UNIT_SYSTEMS, LAMMPS_VELOCITY_TIME_UNIT_FS, \
-    LENGTH_UNITS
+from tensorml.units import (
+    CM1_TO_RAD_PER_FS,
+    ENERGY_UNITS,
+    LAMMPS_UNIT_SYSTEMS,
+    LAMMPS_VELOCITY_TIME_UNIT_FS,
+    LENGTH_UNITS,
+)
 
 LMP = Path(sys.executable).parent / "lmp"
 LMP = str(LMP) if LMP.exists() else shutil.which("lmp")
@@ -87,11 +92,17 @@ run             3000
 def run_lammps(tmp: Path, units: str) -> Path:
     sysu = LAMMPS_UNIT_SYSTEMS[units]
     length, energy = LENGTH_UNITS[sysu.length], ENERGY_UNITS[sysu.energy]
-    script = SCRIPT.format(units=units, a=3.0 / length, m1=MASSES[1], m2=MASSES[2], T=T,
-                           K=K_EV_A2 / energy * length**2, dt=STYLE[units])
+    script = SCRIPT.format(
+        units=units, a=3.0 / length, m1=MASSES[1], m2=MASSES[2], T=T, K=K_EV_A2 / energy * length**2, dt=STYLE[units]
+    )
     (tmp / "in.test").write_text(script)
-    proc = subprocess.run([LMP, "-in", "in.test", "-log", "log.lammps", "-screen", "none"], cwd=tmp,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [LMP, "-in", "in.test", "-log", "log.lammps", "-screen", "none"],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return tmp
 
@@ -105,11 +116,12 @@ def test_lammps_dipole_and_apt_routes(tmp_path, units, capsys):
     d = run_lammps(tmp_path, units)
     common = ["--lammps-log", d / "log.lammps", "--temperature", T, "--unit", "km/mol", "--corr-length", 600]
     assert cli("ir", "--dipole", d / "props.dat", "-o", d / "dip.dat", "--plot", d / "dip.png", *common) == 0
-    assert cli("ir", "--apt", d / "apt.dump", "-o", d / "apt.dat", "--decompose", "type", "--intra-inter",
-               *common) == 0
+    assert cli("ir", "--apt", d / "apt.dump", "-o", d / "apt.dat", "--decompose", "type", "--intra-inter", *common) == 0
     # the per-atom APT_i v_i columns (compute tensorml/props 'apt_velocity') instead of APTs and velocities
-    assert cli("ir", "--apt", d / "apt.dump", "-o", d / "pv.dat", "--columns", "apt_velocity=v_pvx,v_pvy,v_pvz",
-               *common) == 0
+    assert (
+        cli("ir", "--apt", d / "apt.dump", "-o", d / "pv.dat", "--columns", "apt_velocity=v_pvx,v_pvy,v_pvz", *common)
+        == 0
+    )
     out = capsys.readouterr().out
     assert "wrote" in out and (d / "dip.png").stat().st_size > 10000
     dip, apt, pv = Spectrum.read(d / "dip.dat"), Spectrum.read(d / "apt.dat"), Spectrum.read(d / "pv.dat")
@@ -134,8 +146,11 @@ def test_lammps_dipole_and_apt_routes(tmp_path, units, capsys):
             assert s.integrate(*band, col) == pytest.approx(expected, rel=0.03)
     # box volumes in angstrom^3 whatever the style: the box is 5 lattice units of 3 angstrom
     assert apt.meta["volume source"].endswith("apt.dump")
-    for opts in [dict(lammps_log=str(d / "log.lammps")), dict(lammps_units=units, box_from=str(d / "apt.dump")),
-                 dict(box_from=str(d / "log.lammps"))]:
+    for opts in [
+        dict(lammps_log=str(d / "log.lammps")),
+        dict(lammps_units=units, box_from=str(d / "apt.dump")),
+        dict(box_from=str(d / "log.lammps")),
+    ]:
         assert assemble.Context(assemble.InputOptions(**opts)).volume() == pytest.approx(15.0**3)
     np.testing.assert_allclose(apt.columns["type1"] + apt.columns["type2"], apt.total, atol=1e-9 * apt.total.max())
     np.testing.assert_allclose(apt.columns["intra"] + apt.columns["inter"], apt.total, atol=1e-9 * apt.total.max())
@@ -144,8 +159,24 @@ def test_lammps_dipole_and_apt_routes(tmp_path, units, capsys):
 def test_lammps_bad_inputs(tmp_path, capsys):
     d = run_lammps(tmp_path, "metal")
     # a time step that contradicts the log
-    assert cli("ir", "--dipole", d / "props.dat", "--lammps-log", d / "log.lammps", "--timestep", 1.0,
-               "--temperature", T, "--unit", "km/mol", "-o", d / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            d / "props.dat",
+            "--lammps-log",
+            d / "log.lammps",
+            "--timestep",
+            1.0,
+            "--temperature",
+            T,
+            "--unit",
+            "km/mol",
+            "-o",
+            d / "x.dat",
+        )
+        == 1
+    )
     assert "mismatched time steps" in capsys.readouterr().err
     # units unknown without the log
     assert cli("ir", "--dipole", d / "props.dat", "--timestep", 0.5, "--temperature", T, "-o", d / "x.dat") == 1
@@ -153,17 +184,61 @@ def test_lammps_bad_inputs(tmp_path, capsys):
     # a gap (a missing line) and a NaN row
     lines = (d / "props.dat").read_text().splitlines()
     (d / "gap.dat").write_text("\n".join(lines[:100] + lines[101:]) + "\n")
-    assert cli("ir", "--dipole", d / "gap.dat", "--lammps-log", d / "log.lammps", "--temperature", T,
-               "--unit", "km/mol", "-o", d / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            d / "gap.dat",
+            "--lammps-log",
+            d / "log.lammps",
+            "--temperature",
+            T,
+            "--unit",
+            "km/mol",
+            "-o",
+            d / "x.dat",
+        )
+        == 1
+    )
     assert "gap or uneven spacing" in capsys.readouterr().err
     bad = lines[:]
     bad[50] = bad[50].split()[0] + " nan" + " 0" * 11
     (d / "nan.dat").write_text("\n".join(bad) + "\n")
-    assert cli("ir", "--dipole", d / "nan.dat", "--lammps-log", d / "log.lammps", "--temperature", T,
-               "--unit", "km/mol", "-o", d / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            d / "nan.dat",
+            "--lammps-log",
+            d / "log.lammps",
+            "--temperature",
+            T,
+            "--unit",
+            "km/mol",
+            "-o",
+            d / "x.dat",
+        )
+        == 1
+    )
     assert "NaN" in capsys.readouterr().err
     # too short for the correlation length
     (d / "short.dat").write_text("\n".join(lines[:40]) + "\n")
-    assert cli("ir", "--dipole", d / "short.dat", "--lammps-log", d / "log.lammps", "--temperature", T,
-               "--unit", "km/mol", "--corr-length", 100, "-o", d / "x.dat") == 1
+    assert (
+        cli(
+            "ir",
+            "--dipole",
+            d / "short.dat",
+            "--lammps-log",
+            d / "log.lammps",
+            "--temperature",
+            T,
+            "--unit",
+            "km/mol",
+            "--corr-length",
+            100,
+            "-o",
+            d / "x.dat",
+        )
+        == 1
+    )
     assert "too short" in capsys.readouterr().err

@@ -62,8 +62,10 @@ def write_dump(path, steps, cols, values, box=20.0, units="real"):
     """A text dump custom file (ITEM: UNITS as with dump_modify units yes); values (T, N, C)."""
     out = []
     for s, frame in zip(steps, values):
-        out.append(f"ITEM: UNITS\n{units}\nITEM: TIMESTEP\n{s}\nITEM: NUMBER OF ATOMS\n{len(frame)}\n"
-                   f"ITEM: BOX BOUNDS pp pp pp\n0 {box}\n0 {box}\n0 {box}\nITEM: ATOMS id type {' '.join(cols)}\n")
+        out.append(
+            f"ITEM: UNITS\n{units}\nITEM: TIMESTEP\n{s}\nITEM: NUMBER OF ATOMS\n{len(frame)}\n"
+            f"ITEM: BOX BOUNDS pp pp pp\n0 {box}\n0 {box}\n0 {box}\nITEM: ATOMS id type {' '.join(cols)}\n"
+        )
         out += [f"{i + 1} {1 + (i > 0)} " + " ".join(f"{x:.14g}" for x in row) + "\n" for i, row in enumerate(frame)]
     path.write_text("".join(out))
 
@@ -82,7 +84,9 @@ def dumps(tmp_path_factory):
     aptc = [f"c_p[{k}]" for k in range(1, 10)]
     write_dump(d / "vel.dump", steps, ["vx", "vy", "vz"] + aptc, np.concatenate([v, apt], axis=2))
     write_dump(d / "pos.dump", steps, ["xu", "yu", "zu"] + aptc, np.concatenate([r, apt], axis=2))
-    write_dump(d / "wrapped.dump", steps[:50], ["x", "y", "z"] + aptc, np.concatenate([(r + 14.0) % 20.0, apt], axis=2)[:50])  # atom 2 crosses x = 20 at frame 10
+    write_dump(
+        d / "wrapped.dump", steps[:50], ["x", "y", "z"] + aptc, np.concatenate([(r + 14.0) % 20.0, apt], axis=2)[:50]
+    )  # atom 2 crosses x = 20 at frame 10
     return d
 
 
@@ -106,7 +110,8 @@ def test_lammps_positions_match_velocities(dumps, capsys):
     vv, vp = Spectrum.read(d / "vv.dat"), Spectrum.read(d / "vp.dat")
     for nu in (700.0, 3500.0):
         assert vp.integrate(nu - 100, nu + 100) == pytest.approx(
-            vv.integrate(nu - 100, nu + 100) * fd.attenuation(nu, 0.5) ** 2, rel=0.02)
+            vv.integrate(nu - 100, nu + 100) * fd.attenuation(nu, 0.5) ** 2, rel=0.02
+        )
     # wrapped coordinates only: a clear error
     assert cli("ir", "--apt", d / "wrapped.dump", "-o", d / "x.dat", *common) == 1
     assert "xu yu zu" in capsys.readouterr().err
@@ -134,20 +139,32 @@ def write_ipi_run(d, nfr=3000, dt=0.5, P=2):
             out.system = SimpleNamespace(simul=SimpleNamespace(step=t - 1))
             out.write_traj({"BEC": [bec.tolist()] * P}, "extras", s, b=0, flush=False)
         (d / f"w.BEC_{b}").write_text(s.getvalue())
-        for name, key, dim, data in [("vel", "velocities", "velocity", v / (BOHR / AU_TIME_FS)),
-                                     ("pos", "positions", "length", x)]:
+        for name, key, dim, data in [
+            ("vel", "velocities", "velocity", v / (BOHR / AU_TIME_FS)),
+            ("pos", "positions", "length", x),
+        ]:
             a, c, s = Atoms(2), Cell(), io.StringIO()
             a.names[:] = ["O", "H"]
             c.h = np.eye(3) * 20.0
             for t in range(nfr):
                 a.q[:] = data[t].ravel()
-                print_file("xyz", a, c, s, title="Step:  %10d  Bead:   %5d " % (t, b), key=key, dimension=dim,
-                           units="automatic", cell_units="automatic")
+                print_file(
+                    "xyz",
+                    a,
+                    c,
+                    s,
+                    title="Step:  %10d  Bead:   %5d " % (t, b),
+                    key=key,
+                    dimension=dim,
+                    units="automatic",
+                    cell_units="automatic",
+                )
             (d / f"w.{name}_{b}.xyz").write_text(s.getvalue())
     (d / "input.xml").write_text(
         f"<simulation><system><initialize nbeads='{P}'/><ensemble><temperature units='kelvin'>{T}</temperature>"
         f"</ensemble><motion mode='dynamics'><dynamics mode='nvt'><timestep units='femtosecond'>{dt}</timestep>"
-        "</dynamics></motion></system></simulation>")
+        "</dynamics></motion></system></simulation>"
+    )
     return freqs
 
 

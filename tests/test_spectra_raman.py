@@ -80,13 +80,22 @@ def test_qcf_and_cross_section_prefactor():
     T, laser = 300.0, 18797.0  # 532 nm
     alpha = trajectory()
     plain = raman.raman_spectrum([{"polarizability": alpha}], settings())
-    cs = raman.raman_spectrum([{"polarizability": alpha}], settings("harmonic", T), scale="cross-section",
-                              laser_cm1=laser, n_molecules=2.0)
+    cs = raman.raman_spectrum(
+        [{"polarizability": alpha}], settings("harmonic", T), scale="cross-section", laser_cm1=laser, n_molecules=2.0
+    )
     nu = plain.wavenumber[1:]
     x = nu / (BOLTZMANN_CM1_PER_K * T)
     hc_over_kT = 1.0 / (BOLTZMANN_CM1_PER_K * T)  # cm
-    expected = ((2 * np.pi) ** 4 * hc_over_kT * (laser - nu) ** 4 / (nu * -np.expm1(-x)) * nu**2
-                * plain.columns["unpolarized"][1:] * 1e-48 / 2.0)
+    expected = (
+        (2 * np.pi) ** 4
+        * hc_over_kT
+        * (laser - nu) ** 4
+        / (nu * -np.expm1(-x))
+        * nu**2
+        * plain.columns["unpolarized"][1:]
+        * 1e-48
+        / 2.0
+    )
     np.testing.assert_allclose(cs.columns["unpolarized"][1:], expected, rtol=1e-10, atol=1e-12 * expected.max())
     assert cs.unit == "cm^2/sr/cm^-1"
     red = raman.raman_spectrum([{"polarizability": alpha}], settings("harmonic", T), scale="reduced")

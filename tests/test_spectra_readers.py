@@ -46,8 +46,10 @@ def test_ave_time_scalar(tmp_path):
 
 
 def test_ave_time_vector_mode_and_restart_overlap(tmp_path):
-    text = ("# Time-averaged data for fix avv\n# TimeStep Number-of-rows\n# Row c_c\n"
-            "0 3\n1 3.75\n2 3.5\n3 1\n2 3\n1 4\n2 5\n3 6\n2 3\n1 4\n2 5\n3 6\n4 3\n1 7\n2 8\n3 9\n")
+    text = (
+        "# Time-averaged data for fix avv\n# TimeStep Number-of-rows\n# Row c_c\n"
+        "0 3\n1 3.75\n2 3.5\n3 1\n2 3\n1 4\n2 5\n3 6\n2 3\n1 4\n2 5\n3 6\n4 3\n1 7\n2 8\n3 9\n"
+    )
     (tmp_path / "v.dat").write_text(text)
     ave = lammps.read_ave_time(tmp_path / "v.dat")
     assert ave.names == ["c_c[1]", "c_c[2]", "c_c[3]"]
@@ -86,13 +88,15 @@ def test_log_layout_overrides_default(tmp_path):
     log = lammps.read_log(tmp_path / "log.lammps")
     assert log.units == "real" and log.timestep == 0.5 and log.volume == pytest.approx(9.3 * 9.3 * 10)
     names = [f"c_props[{k}]" for k in range(1, 16)]
-    assert lammps.resolve_columns(names, "dipole", "global", log=log) == ["c_props[10]", "c_props[11]",
-                                                                          "c_props[12]"]
+    assert lammps.resolve_columns(names, "dipole", "global", log=log) == ["c_props[10]", "c_props[11]", "c_props[12]"]
     assert lammps.resolve_columns(names, "dmdt", "global", log=log)[0] == "c_props[13]"
     atom_names = ["id", "type", "vx", "vy", "vz"] + [f"c_props[{k}]" for k in range(1, 14)]
     assert lammps.resolve_columns(atom_names, "apt", "peratom", log=log)[0] == "c_props[2]"
     assert lammps.resolve_columns(atom_names, "apt_velocity", "peratom", log=log) == [
-        "c_props[11]", "c_props[12]", "c_props[13]"]
+        "c_props[11]",
+        "c_props[12]",
+        "c_props[13]",
+    ]
     # without the log: the documented default layout (apt = [1-9])
     assert lammps.resolve_columns(atom_names, "apt", "peratom")[0] == "c_props[1]"
     with pytest.raises(ValueError, match="computes"):
@@ -149,13 +153,17 @@ def test_dump_through_assemble(tmp_path):
     for k in range(10):
         text += DUMP.format(time=k * 0.002, step=4 * k)
         for i in range(3):
-            text += f"{i + 1} {1 + (i > 0)} {'OHH'[i]} " + " ".join(
-                f"{x:.15g}" for x in np.concatenate([v[k, i] * 1000, apt[k, i].ravel()])) + "\n"
+            text += (
+                f"{i + 1} {1 + (i > 0)} {'OHH'[i]} "
+                + " ".join(f"{x:.15g}" for x in np.concatenate([v[k, i] * 1000, apt[k, i].ravel()]))
+                + "\n"
+            )
     (tmp_path / "d.dump").write_text(text)
     ctx = assemble.Context(assemble.InputOptions())
     names: dict = {}
-    run = peratom.load_atoms(str(tmp_path / "d.dump"), None, ctx,
-                              reducers.apt_reducer_factory(ctx, "element", names_out=names))
+    run = peratom.load_atoms(
+        str(tmp_path / "d.dump"), None, ctx, reducers.apt_reducer_factory(ctx, "element", names_out=names)
+    )
     assert names["parts"] == ["O", "H"]
     assert run.dt_fs == pytest.approx(4 * 0.5)  # 0.002 ps per 4 steps
     expected = np.einsum("tiab,tib->tia", apt, v)
@@ -193,8 +201,17 @@ def ipi_write_xyz(path, names, frames, steps, what, units="automatic", cell=10.0
         a.q[:] = np.asarray(x).ravel()
         c = Cell()
         c.h = np.eye(3) * cell
-        print_file("xyz", a, c, s, title="Step:  %10d  Bead:   %5d " % (step, bead), key=what,
-                   dimension="velocity" if what.startswith("v") else "length", units=units, cell_units="automatic")
+        print_file(
+            "xyz",
+            a,
+            c,
+            s,
+            title="Step:  %10d  Bead:   %5d " % (step, bead),
+            key=what,
+            dimension="velocity" if what.startswith("v") else "length",
+            units=units,
+            cell_units="automatic",
+        )
     path.write_text(s.getvalue())
 
 
@@ -204,8 +221,18 @@ def test_ipi_extras_raw_numeric_and_component(tmp_path):
     dip = rng.normal(size=(5, P, 3))
     bec = rng.normal(size=(5, P, 3 * N, 3))
     pol = rng.normal(size=(5, P, 3, 3))
-    raw = [(s, {"dipole": dip[s].tolist(), "BEC": bec[s].tolist(), "polarizability": pol[s].tolist(),
-                "raw": ['{"dipole": 0}'] * P}) for s in range(5)]
+    raw = [
+        (
+            s,
+            {
+                "dipole": dip[s].tolist(),
+                "BEC": bec[s].tolist(),
+                "polarizability": pol[s].tolist(),
+                "raw": ['{"dipole": 0}'] * P,
+            },
+        )
+        for s in range(5)
+    ]
     ipi_write_extras(tmp_path / "x.extras_0", raw, "raw")
     for key, ref in [("dipole", dip), ("BEC", bec), ("polarizability", pol)]:
         ex = ipi.read_extras(tmp_path / "x.extras_0", key)
@@ -220,15 +247,20 @@ def test_ipi_extras_raw_numeric_and_component(tmp_path):
     ipi_write_extras(tmp_path / "x.pol_0", [(s, {"polarizability": pol[s]}) for s in range(5)], "polarizability")
     np.testing.assert_allclose(ipi.read_extras(tmp_path / "x.pol_0", "polarizability").values, pol[:, 0], rtol=1e-8)
     # extras_component_raw: one file, every block holds all beads
-    ipi_write_extras(tmp_path / "x.comp", [(s, {"dipole": dip[s]}) for s in range(5)], "dipole",
-                     key="extras_component_raw")
+    ipi_write_extras(
+        tmp_path / "x.comp", [(s, {"dipole": dip[s]}) for s in range(5)], "dipole", key="extras_component_raw"
+    )
     ex = ipi.read_extras(tmp_path / "x.comp", "dipole")
     assert ex.all_beads
     np.testing.assert_allclose(ex.values, dip, rtol=1e-8)
     # one block per bead under the same step (Bead: 0, 1)
-    text = "".join(f" #EXTRAS_COMPONENT_RAW(BEC)# Step:  {s:10d}  Bead:  {b:5d}  \n"
-                   + "\n".join(" ".join(f"{x:16.8e}" for x in row) for row in bec[s, b]) + "\n"
-                   for s in range(5) for b in range(P))
+    text = "".join(
+        f" #EXTRAS_COMPONENT_RAW(BEC)# Step:  {s:10d}  Bead:  {b:5d}  \n"
+        + "\n".join(" ".join(f"{x:16.8e}" for x in row) for row in bec[s, b])
+        + "\n"
+        for s in range(5)
+        for b in range(P)
+    )
     (tmp_path / "x.comp_beads").write_text(text)
     ex = ipi.read_extras(tmp_path / "x.comp_beads", "BEC")
     assert ex.all_beads and ex.values.shape == (5, P, 3 * N, 3)
@@ -256,7 +288,8 @@ def test_ipi_xyz_and_input(tmp_path):
         "<simulation><output prefix='sim'><trajectory filename='dip' stride='2' extra_type='dipole'> extras "
         "</trajectory></output><system><initialize nbeads='4'/><ensemble><temperature units='kelvin'>300"
         "</temperature></ensemble><motion mode='dynamics'><dynamics mode='nvt'><timestep units='femtosecond'>"
-        "0.25</timestep></dynamics></motion></system></simulation>")
+        "0.25</timestep></dynamics></motion></system></simulation>"
+    )
     inp = ipi.read_input(tmp_path / "input.xml")
     assert inp.timestep_fs == 0.25 and inp.temperature == 300.0 and inp.nbeads == 4 and inp.prefix == "sim"
     assert inp.trajectories[0]["stride"] == 2 and inp.trajectories[0]["extra_type"] == "dipole"
@@ -319,8 +352,11 @@ def test_global_series_beads_and_consistency(tmp_path):
         assemble.load_global(str(tmp_path / "other.dat"), "dipole", ctx)
     write_ave(tmp_path / "props.dat.1", np.arange(40) * 2 + 2, data[1])
     with pytest.raises(ValueError, match="different step numbers"):
-        assemble.load_global(str(tmp_path / "props.dat.{bead}"), "dipole",
-                             assemble.Context(assemble.InputOptions(lammps_units="real", timestep_fs=0.5)))
+        assemble.load_global(
+            str(tmp_path / "props.dat.{bead}"),
+            "dipole",
+            assemble.Context(assemble.InputOptions(lammps_units="real", timestep_fs=0.5)),
+        )
 
 
 def test_spectrum_file_round_trip(tmp_path):
@@ -329,9 +365,16 @@ def test_spectrum_file_round_trip(tmp_path):
     from tensorml.units import CM1_TO_THZ
 
     wn = np.linspace(0, 4000, 41)
-    s = Spectrum("raman", wn, {"unpolarized": wn**2, "depolarization_ratio": np.full(41, 0.5)},
-                 {"unpolarized": wn, "depolarization_ratio": np.full(41, 0.01)}, "angstrom^6/cm^-1", density=True,
-                 meta={"qcf": "harmonic: Q(x) = x/(1-exp(-x))"}, ratios=("depolarization_ratio",))
+    s = Spectrum(
+        "raman",
+        wn,
+        {"unpolarized": wn**2, "depolarization_ratio": np.full(41, 0.5)},
+        {"unpolarized": wn, "depolarization_ratio": np.full(41, 0.01)},
+        "angstrom^6/cm^-1",
+        density=True,
+        meta={"qcf": "harmonic: Q(x) = x/(1-exp(-x))"},
+        ratios=("depolarization_ratio",),
+    )
     for unit in ("cm-1", "THz", "meV"):
         s.write(tmp_path / f"s_{unit}.dat", unit)
         r = Spectrum.read(tmp_path / f"s_{unit}.dat")

@@ -16,8 +16,13 @@ MASSES = np.array([12.0, 1.0])
 def test_vdos_harmonic():
     u, v = analytic.harmonic_trajectory(FREQS.ravel(), np.repeat(MASSES, 3), 300.0, DT, 12000)
     v = v.reshape(-1, 2, 3)
-    s = vdos_spectrum([{"velocities": v}], MASSES, SpectralSettings(dt_fs=DT, corr_length_fs=1000.0),
-                      part_index=[0, 1], part_names=["C", "H"])
+    s = vdos_spectrum(
+        [{"velocities": v}],
+        MASSES,
+        SpectralSettings(dt_fs=DT, corr_length_fs=1000.0),
+        part_index=[0, 1],
+        part_names=["C", "H"],
+    )
     # kinetic normalisation: int_0^inf g = 3N exactly (trapezoid up to Nyquist = the discrete Parseval sum)
     assert s.integrate(0, np.inf) == pytest.approx(6.0, rel=1e-10)
     for nu in FREQS.ravel():
@@ -26,8 +31,9 @@ def test_vdos_harmonic():
     np.testing.assert_allclose(s.columns["C"] + s.columns["H"], s.total, atol=1e-12 * s.total.max())
     assert s.integrate(1650, 1950, "H") == pytest.approx(1.0, rel=0.01)
     # a given temperature: the integral is 3N T_kin / T (here T_kin = 300 K)
-    s2 = vdos_spectrum([{"velocities": v}], MASSES, SpectralSettings(dt_fs=DT, corr_length_fs=1000.0,
-                                                                      temperature=600.0))
+    s2 = vdos_spectrum(
+        [{"velocities": v}], MASSES, SpectralSettings(dt_fs=DT, corr_length_fs=1000.0, temperature=600.0)
+    )
     assert s2.integrate(0, np.inf) == pytest.approx(3.0, rel=2e-3)
 
 
@@ -64,8 +70,9 @@ def test_centroid_estimator():
     np.testing.assert_allclose(pimd.atomic_dmdt(apt[t], None, "centroid", centroid_velocities=vc), p)
     # with a linear dipole (constant APT) both estimators coincide
     lin = np.broadcast_to(apt[t, 0, 1], apt[t].shape)
-    np.testing.assert_allclose(pimd.atomic_dmdt(lin, v[t], "centroid"), pimd.atomic_dmdt(lin, v[t], "trpmd"),
-                               atol=1e-14)
+    np.testing.assert_allclose(
+        pimd.atomic_dmdt(lin, v[t], "centroid"), pimd.atomic_dmdt(lin, v[t], "trpmd"), atol=1e-14
+    )
     # ... but not with a nonlinear one
     assert not np.allclose(p, pimd.atomic_dmdt(apt[t], v[t], "trpmd"))
     with pytest.raises(ValueError, match="estimator"):

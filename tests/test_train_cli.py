@@ -13,9 +13,17 @@ from tensorml.train.synthetic import write_water_dataset
 
 BACKBONES = {
     "eann": {"type": "eann", "n_radial": 4, "max_l": 2, "n_pseudovectors": 2},
-    "equivariant": {"type": "equivariant", "hidden_irreps": "4x0e+2x0o+2x1o+2x1e+2x2e+2x2o", "n_layers": 1,
-                    "n_scalars": 4, "n_vectors": 2, "n_pseudovectors": 2, "n_tensors": 2, "n_basis": 4,
-                    "radial_hidden": 8},
+    "equivariant": {
+        "type": "equivariant",
+        "hidden_irreps": "4x0e+2x0o+2x1o+2x1e+2x2e+2x2o",
+        "n_layers": 1,
+        "n_scalars": 4,
+        "n_vectors": 2,
+        "n_pseudovectors": 2,
+        "n_tensors": 2,
+        "n_basis": 4,
+        "radial_hidden": 8,
+    },
 }
 
 
@@ -47,8 +55,16 @@ def test_train_then_evaluate(tmp_path, dataset, backbone, capsys):
     path.write_text(yaml.safe_dump(cfg))
     assert cli_main(["train", str(path), "--no-progress", "--epochs", "2"]) == 0
     run = tmp_path / "run"  # relative to the configuration file
-    for name in ("model.pt", "best.pt", "checkpoint.pt", "report.md", "report.json", "parity_dipole.png",
-                 "parity_apt.png", "training_curve.png"):
+    for name in (
+        "model.pt",
+        "best.pt",
+        "checkpoint.pt",
+        "report.md",
+        "report.json",
+        "parity_dipole.png",
+        "parity_apt.png",
+        "training_curve.png",
+    ):
         assert (run / name).is_file(), name
     report = json.loads((run / "report.json").read_text())
     assert set(report["metrics"]) == {"train", "val", "test"}
@@ -58,8 +74,20 @@ def test_train_then_evaluate(tmp_path, dataset, backbone, capsys):
     assert em.metadata["dtype"] == "float32"
     capsys.readouterr()
     out_json = tmp_path / "eval.json"
-    assert cli_main(["evaluate", str(run / "model.pt"), str(dataset), "--json", str(out_json),
-                     "--plots", str(tmp_path / "plots")]) == 0
+    assert (
+        cli_main(
+            [
+                "evaluate",
+                str(run / "model.pt"),
+                str(dataset),
+                "--json",
+                str(out_json),
+                "--plots",
+                str(tmp_path / "plots"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "| dipole |" in printed and "RMSE" in printed
     metrics = json.loads(out_json.read_text())

@@ -20,15 +20,21 @@ def dataset(tmp_path_factory):
 
 
 def config(dataset, out, **training):
-    cfg = load_config(None, {
-        "dtype": "float64",
-        "data": {"train": str(dataset), "val_fraction": 0.2, "test_fraction": 0.2},
-        "model": {"cutoff": 3.5, "backbone": EANN,
-                  "heads": {"dipole": H, "polarizability": {"type": "atomic", **H}, "energy": H}},
-        "loss": {"weights": {"dipole": 1.0, "polarizability": 1.0, "apt": 1.0, "energy": 0.1, "forces": 0.1}},
-        "training": {"epochs": 3, "batch_size": 4, "lr": 5e-3, "ema": 0.9, **training},
-        "output": {"dir": str(out)},
-    })
+    cfg = load_config(
+        None,
+        {
+            "dtype": "float64",
+            "data": {"train": str(dataset), "val_fraction": 0.2, "test_fraction": 0.2},
+            "model": {
+                "cutoff": 3.5,
+                "backbone": EANN,
+                "heads": {"dipole": H, "polarizability": {"type": "atomic", **H}, "energy": H},
+            },
+            "loss": {"weights": {"dipole": 1.0, "polarizability": 1.0, "apt": 1.0, "energy": 0.1, "forces": 0.1}},
+            "training": {"epochs": 3, "batch_size": 4, "lr": 5e-3, "ema": 0.9, **training},
+            "output": {"dir": str(out)},
+        },
+    )
     return cfg
 
 
@@ -109,8 +115,12 @@ def test_sign_insensitive_and_charge_losses():
     assert float(sign_insensitive_mse(pred, ref, mask)) == pytest.approx(0.0)
     assert float(sign_insensitive_mse(pred, -ref, mask)) == pytest.approx(0.0)
     # eq. 6: (sum_i q_i - Q)^2 per frame
-    batch = {"labels": {"charge": torch.tensor([0.0, -1.0])}, "masks": {"charge": torch.tensor([True, True])},
-             "n_atoms": torch.tensor([2.0, 1.0]), "inputs": {"batch": torch.tensor([0, 0, 1])}}
+    batch = {
+        "labels": {"charge": torch.tensor([0.0, -1.0])},
+        "masks": {"charge": torch.tensor([True, True])},
+        "n_atoms": torch.tensor([2.0, 1.0]),
+        "inputs": {"batch": torch.tensor([0, 0, 1])},
+    }
     out = {"charges": torch.tensor([0.3, -0.1, -0.5])}
     terms = loss_terms(out, batch, {"charge": 1.0}, {})
     assert float(terms["charge"]) == pytest.approx((0.2**2 + 0.5**2) / 2)
@@ -135,12 +145,17 @@ def test_transition_dipole_training_with_phase_free_labels(tmp_path):
         atoms.info["transition_dipole"] = mu.detach().numpy() * rng.choice([-1.0, 1.0]) * 50.0
     path = tmp_path / "td.extxyz"
     write_dataset(frames, path)
-    cfg = load_config(None, {
-        "dtype": "float64", "data": {"train": str(path), "val_fraction": 0.25, "test_fraction": 0.0},
-        "model": {"cutoff": 3.5, "backbone": EANN, "heads": {"transition_dipole": H}},
-        "loss": {"weights": {"transition_dipole": 1.0}, "sign_insensitive": True},
-        "training": {"epochs": 50, "batch_size": 4, "lr": 1e-2, "ema": None}, "output": {"dir": str(tmp_path / "o")},
-    })
+    cfg = load_config(
+        None,
+        {
+            "dtype": "float64",
+            "data": {"train": str(path), "val_fraction": 0.25, "test_fraction": 0.0},
+            "model": {"cutoff": 3.5, "backbone": EANN, "heads": {"transition_dipole": H}},
+            "loss": {"weights": {"transition_dipole": 1.0}, "sign_insensitive": True},
+            "training": {"epochs": 50, "batch_size": 4, "lr": 1e-2, "ema": None},
+            "output": {"dir": str(tmp_path / "o")},
+        },
+    )
     t = trainer(cfg)
     before = t.evaluate(t.samples["train"])["loss"]
     t.train(max_steps=15)
@@ -202,12 +217,21 @@ def test_element_charges_of_one_molecule_stay_finite(tmp_path):
         a.info.update(dipole=q @ a.positions, system_id=f"m{k}")
         frames.append(a)
     write(tmp_path / "acetamide.extxyz", frames)
-    cfg = load_config(None, {
-        "dtype": "float64", "data": {"train": str(tmp_path / "acetamide.extxyz"), "val_fraction": 0.2,
-                                     "test_fraction": 0.2},
-        "model": {"species": ["H", "C", "N", "O"], "cutoff": 3.5, "backbone": EANN,
-                  "heads": {"dipole": {"atomic_dipoles": False, **H}}},
-        "training": {"epochs": 1}, "output": {"dir": str(tmp_path / "out")}})
+    cfg = load_config(
+        None,
+        {
+            "dtype": "float64",
+            "data": {"train": str(tmp_path / "acetamide.extxyz"), "val_fraction": 0.2, "test_fraction": 0.2},
+            "model": {
+                "species": ["H", "C", "N", "O"],
+                "cutoff": 3.5,
+                "backbone": EANN,
+                "heads": {"dipole": {"atomic_dipoles": False, **H}},
+            },
+            "training": {"epochs": 1},
+            "output": {"dir": str(tmp_path / "out")},
+        },
+    )
     t = trainer(cfg)
     q = t.model.dipole_head.element_charges.detach().numpy()
     counts = np.array([np.sum(base.numbers == z) for z in (1, 6, 7, 8)])
@@ -215,3 +239,19 @@ def test_element_charges_of_one_molecule_stay_finite(tmp_path):
     fitted = np.array([q[[1, 6, 7, 8].index(z)] for z in base.numbers]) @ frames[0].positions
     truth = frames[0].info["dipole"]
     assert np.linalg.norm(fitted - truth) < 0.2 * np.linalg.norm(truth)
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ({"cutof": 3.5}, r"unknown key 'cutof' in the model configuration; allowed: .*cutoff"),
+        (
+            {"heads": {"dipole": {"hiden": [8]}}},
+            r"unknown key 'hiden' in the model \(\w+\) configuration; allowed: .*hidden",
+        ),
+    ],
+)
+def test_a_typo_in_the_model_section_names_the_key(dataset, tmp_path, model, message):
+    cfg = load_config(None, {"data": {"train": str(dataset)}, "model": model, "output": {"dir": str(tmp_path)}})
+    with pytest.raises(ValueError, match=message):
+        trainer(cfg)

@@ -46,11 +46,14 @@ def test_coulomb_constant_from_si():
 def test_ipi_constants_agree_to_its_precision():
     """i-PI truncates its constants (1 angstrom = 1.8897261 bohr): agreement to ~1e-8 only."""
     assert U.factor(U.LENGTH, U.METAL, U.ATOMIC) == pytest.approx(
-        ipi_units.unit_to_internal("length", "angstrom", 1.0), rel=1e-7)
+        ipi_units.unit_to_internal("length", "angstrom", 1.0), rel=1e-7
+    )
     assert U.factor(U.ENERGY, U.METAL, U.ATOMIC) == pytest.approx(
-        ipi_units.unit_to_internal("energy", "electronvolt", 1.0), rel=1e-7)
+        ipi_units.unit_to_internal("energy", "electronvolt", 1.0), rel=1e-7
+    )
     assert U.factor(U.EFIELD, U.METAL, U.ATOMIC) == pytest.approx(
-        ipi_units.unit_to_internal("electric-field", "v/ang", 1.0), rel=1e-7)
+        ipi_units.unit_to_internal("electric-field", "v/ang", 1.0), rel=1e-7
+    )
 
 
 def test_lammps_metal_boltz_matches():

@@ -38,7 +38,6 @@ import time
 import uuid
 from pathlib import Path
 
-import numpy as np
 from ase.io import write
 
 from tensorml.export import export_model
@@ -65,12 +64,31 @@ XML = """<simulation verbosity="{verbosity}">
 """
 
 
-def run_sim(work: Path, beads: int, batch: int, steps: int, address: str, clients=(), ready=0, after=(),
-            verbosity: str = "low", latency: float = 1e-4) -> str:
+def run_sim(
+    work: Path,
+    beads: int,
+    batch: int,
+    steps: int,
+    address: str,
+    clients=(),
+    ready=0,
+    after=(),
+    verbosity: str = "low",
+    latency: float = 1e-4,
+) -> str:
     """i-PI with ``clients`` started first (tensorml-ipi: i-PI starts once ``ready`` 'connecting to'
     lines show that all have loaded the model) and ``after`` started once i-PI listens."""
-    (work / "input.xml").write_text(XML.format(beads=beads, batch=batch, steps=steps, address=address,
-                                               verbosity=verbosity, stride=max(steps, 1), latency=latency))
+    (work / "input.xml").write_text(
+        XML.format(
+            beads=beads,
+            batch=batch,
+            steps=steps,
+            address=address,
+            verbosity=verbosity,
+            stride=max(steps, 1),
+            latency=latency,
+        )
+    )
     pythonpath = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
     env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1", PYTHONPATH=pythonpath)
     procs, server = [], None
@@ -91,8 +109,14 @@ def run_sim(work: Path, beads: int, batch: int, steps: int, address: str, client
             if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
                 raise RuntimeError(f"a client did not start:\n{errors()}")
             time.sleep(0.05)
-        server = subprocess.Popen([str(BIN / "i-pi"), "input.xml"], cwd=work, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, env=env)
+        server = subprocess.Popen(
+            [str(BIN / "i-pi"), "input.xml"],
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
         while after and not Path(f"/tmp/ipi_{address}").exists():  # i-pi-py_driver does not wait for it
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("i-PI did not open its socket")
@@ -112,13 +136,39 @@ def run_sim(work: Path, beads: int, batch: int, steps: int, address: str, client
     return out
 
 
-def measure(work: Path, model: Path, beads: int, nclients: int, batch: int, steps: int, warmup: int,
-            device: str, extras: str, threads: int, latency: float) -> dict:
+def measure(
+    work: Path,
+    model: Path,
+    beads: int,
+    nclients: int,
+    batch: int,
+    steps: int,
+    warmup: int,
+    device: str,
+    extras: str,
+    threads: int,
+    latency: float,
+) -> dict:
     address = f"bench-{uuid.uuid4().hex[:8]}"
     for f in work.glob("timing_*.json"):
         f.unlink()
-    cmd = [str(BIN / "tensorml-ipi"), "--model", str(model), "--template", "init.extxyz", "--unix", address,
-           "--device", device, "--threads", str(threads), "--extras", extras, "--timing", "timing_{rank}.json"]
+    cmd = [
+        str(BIN / "tensorml-ipi"),
+        "--model",
+        str(model),
+        "--template",
+        "init.extxyz",
+        "--unix",
+        address,
+        "--device",
+        device,
+        "--threads",
+        str(threads),
+        "--extras",
+        extras,
+        "--timing",
+        "timing_{rank}.json",
+    ]
     if nclients > 1:
         cmd = [str(BIN / "mpirun"), "-np", str(nclients)] + cmd
     run_sim(work, beads, batch, steps + warmup, address, clients=[cmd], ready=nclients, latency=latency)
@@ -172,17 +222,22 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per client")
     p.add_argument("--dtype", default="float64")
     p.add_argument("--latency", type=float, default=1e-4, help="i-PI <latency> of the <ffsocket> (s)")
-    p.add_argument("--configs", default="1x1,1xP,2xP/2",
-                   help="clients x batch per bead count: 1x1 (one bead per message), 1xP (all beads), 2xP/2")
+    p.add_argument(
+        "--configs",
+        default="1x1,1xP,2xP/2",
+        help="clients x batch per bead count: 1x1 (one bead per message), 1xP (all beads), 2xP/2",
+    )
     p.add_argument("--no-dummy", action="store_true", help="skip the i-PI + dummy driver floor")
     args = p.parse_args()
     n = round(args.molecules ** (1 / 3))
     if n**3 != args.molecules:
         raise SystemExit("--molecules must be a cube number (8, 27, 64, 125, ...)")
-    print(f"{args.molecules} water molecules ({3 * args.molecules} atoms), reference model ({args.dtype}), "
-          f"device {args.device}, extras {args.extras}, {args.threads} torch thread(s) per client, "
-          f"i-PI latency {args.latency:g} s; "
-          f"ms per step over {args.steps} steps after {args.warmup}\n")
+    print(
+        f"{args.molecules} water molecules ({3 * args.molecules} atoms), reference model ({args.dtype}), "
+        f"device {args.device}, extras {args.extras}, {args.threads} torch thread(s) per client, "
+        f"i-PI latency {args.latency:g} s; "
+        f"ms per step over {args.steps} steps after {args.warmup}\n"
+    )
     print("| beads | clients | batch | messages/step | evaluated/step | step | model | driver | rest | i-PI+dummy |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,14 +254,28 @@ def main() -> None:
                     configs.append(c)
             floor = {}
             for clients, batch in configs:
-                m = measure(work, model, beads, clients, batch, args.steps, args.warmup, args.device,
-                            args.extras, args.threads, args.latency)
+                m = measure(
+                    work,
+                    model,
+                    beads,
+                    clients,
+                    batch,
+                    args.steps,
+                    args.warmup,
+                    args.device,
+                    args.extras,
+                    args.threads,
+                    args.latency,
+                )
                 if not args.no_dummy and batch not in floor:
                     floor[batch] = dummy_floor(work, beads, batch, args.latency)
                 rest = m["step"] - (m["model"] + m["driver"]) / clients
                 dummy = "" if args.no_dummy else f"{floor[batch]:.1f}"
-                print(f"| {beads} | {clients} | {batch} | {m['messages']:.2f} | {m['evaluated']:.1f} | {m['step']:.1f} | {m['model']:.1f} | {m['driver']:.1f} "
-                      f"| {rest:.1f} | {dummy} |", flush=True)
+                print(
+                    f"| {beads} | {clients} | {batch} | {m['messages']:.2f} | {m['evaluated']:.1f} | {m['step']:.1f} | {m['model']:.1f} | {m['driver']:.1f} "  # noqa: E501
+                    f"| {rest:.1f} | {dummy} |",
+                    flush=True,
+                )
                 time.sleep(0.5)
 
 

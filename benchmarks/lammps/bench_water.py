@@ -28,7 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from tensorml.export import export_model
@@ -54,7 +53,7 @@ MODES = {
     "+dipole": "compute p all tensorml/props dipole polarizability\nthermo_style custom step pe c_p[1] c_p[4]",
     "+dmdt": "compute p all tensorml/props dmdt\nthermo_style custom step pe c_p[1]",
     "+apt": "compute p all tensorml/props apt\nthermo_style custom step pe\n"
-            "dump d all custom 1 apt.dump id c_p[1] c_p[5] c_p[9]",
+    "dump d all custom 1 apt.dump id c_p[1] c_p[5] c_p[9]",
 }
 SPCFW = """
 units real
@@ -80,8 +79,9 @@ def ms_per_step(workdir: Path, script: str, ranks: int) -> float:
     cmd = [str(BIN / "lmp"), "-in", "in.bench", "-log", "none"]
     if ranks > 1:
         cmd = [str(BIN / "mpirun"), "-np", str(ranks)] + cmd
-    out = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, check=True,
-                         env=dict(os.environ, OMP_NUM_THREADS="1")).stdout
+    out = subprocess.run(
+        cmd, cwd=workdir, capture_output=True, text=True, check=True, env=dict(os.environ, OMP_NUM_THREADS="1")
+    ).stdout
     loop = re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", out)[-1]
     return 1000.0 * float(loop[0]) / int(loop[1])
 
@@ -89,9 +89,11 @@ def ms_per_step(workdir: Path, script: str, ranks: int) -> float:
 def script_for(mode: str, model: Path, device: str, steps: int) -> str:
     if mode in ("spcfw", "classical"):
         if mode == "spcfw":
-            pair = (f"pair_style hybrid/overlay lj/cut/coul/long 9.0 tensorml {model} properties_only yes "
-                    f"device {device}\npair_coeff 1 1 lj/cut/coul/long 0.1554 3.165492\n"
-                    "pair_coeff * 2 lj/cut/coul/long 0.0 1.0\npair_coeff * * tensorml O H")
+            pair = (
+                f"pair_style hybrid/overlay lj/cut/coul/long 9.0 tensorml {model} properties_only yes "
+                f"device {device}\npair_coeff 1 1 lj/cut/coul/long 0.1554 3.165492\n"
+                "pair_coeff * 2 lj/cut/coul/long 0.0 1.0\npair_coeff * * tensorml O H"
+            )
             props = "compute p all tensorml/props dipole dmdt\nthermo_style custom step pe c_p[1] c_p[4]"
         else:
             pair = "pair_style lj/cut/coul/long 9.0\npair_coeff 1 1 0.1554 3.165492\npair_coeff * 2 0.0 1.0"
@@ -148,8 +150,11 @@ def main() -> None:
                     if ranks == 1 and mode == "forces":
                         py = python_ms(model, atoms)
                         extra = f"| {py:.2f} | {ms / py:.2f} |"
-                    print(f"| {natoms} | {ranks} | {mode} | {ms:.2f} | {1000 * ms / natoms:.2f} | "
-                          f"{natoms / ms * 1000:.3g} {extra}", flush=True)
+                    print(
+                        f"| {natoms} | {ranks} | {mode} | {ms:.2f} | {1000 * ms / natoms:.2f} | "
+                        f"{natoms / ms * 1000:.3g} {extra}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -44,9 +44,34 @@ STRUCTURES = WORK / "emlp_structures.extxyz"
 EQUILIBRIUM = WORK / "emlp_equilibrium_structures.extxyz"
 
 MOLECULES = [
-    "H2", "N2", "CO", "CO2", "HCN", "H2O", "NH3", "CH4", "H2CO", "CH3OH", "H3CNH2", "C2H2", "C2H4", "C2H6",
-    "HCOOH", "CH3CHO", "H2O2", "N2H4", "CH3CN", "CH3CH2OH", "CH3OCH3", "H2CCO", "N2O", "CH2OCH2",
-    "CH2NHCH2", "CH3CONH2", "NCCN", "CH3NO2",
+    "H2",
+    "N2",
+    "CO",
+    "CO2",
+    "HCN",
+    "H2O",
+    "NH3",
+    "CH4",
+    "H2CO",
+    "CH3OH",
+    "H3CNH2",
+    "C2H2",
+    "C2H4",
+    "C2H6",
+    "HCOOH",
+    "CH3CHO",
+    "H2O2",
+    "N2H4",
+    "CH3CN",
+    "CH3CH2OH",
+    "CH3OCH3",
+    "H2CCO",
+    "N2O",
+    "CH2OCH2",
+    "CH2NHCH2",
+    "CH3CONH2",
+    "NCCN",
+    "CH3NO2",
 ]
 PROBES = ["H2O", "NH3", "CH4"]
 TEST_MOLECULES = ["CH3CH2OH", "CH2NHCH2", "H2CCO", "HCOOH"]
@@ -157,8 +182,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("step", choices=["prepare", "sample", "equilibrium", "label-command"])
     args = p.parse_args()
-    {"prepare": prepare, "sample": sample, "equilibrium": equilibrium,
-     "label-command": lambda: print(LABEL_COMMAND)}[args.step]()
+    {"prepare": prepare, "sample": sample, "equilibrium": equilibrium, "label-command": lambda: print(LABEL_COMMAND)}[
+        args.step
+    ]()
 
 
 if __name__ == "__main__":

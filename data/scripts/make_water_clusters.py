@@ -44,7 +44,7 @@ def sample() -> None:
         for k in range(n_traj):
             temperature = float(rng.uniform(300.0, 600.0))
             traj = water_cluster_trajectory(n, temperature, n_frames, rng)
-            for j, a in enumerate(traj):
+            for a in traj:
                 a.info["cluster_id"] = f"water{n}_{k:03d}"
                 a.info["system_id"] = f"water{n}_{k:03d}"
                 a.info["n_molecules"] = n

@@ -63,9 +63,8 @@ def matching_blocks(blocks: list[str], structures) -> tuple[list[str], set[int]]
             continue
         ref = structures[index]
         nuclei = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s != "X"]
-        same = (
-            [atoms.get_chemical_symbols()[i] for i in nuclei] == ref.get_chemical_symbols()
-            and np.allclose(atoms.positions[nuclei], ref.positions, rtol=0.0, atol=1e-6)
+        same = [atoms.get_chemical_symbols()[i] for i in nuclei] == ref.get_chemical_symbols() and np.allclose(
+            atoms.positions[nuclei], ref.positions, rtol=0.0, atol=1e-6
         )
         if same:
             kept.append(block)

@@ -54,24 +54,50 @@ def run(argv=None) -> None:
     npz = build(Path(tmp.name))
     common = ["--temperature", str(T), "--unit", "km/mol", "--corr-length", "1000", "--blocks", "4"]
     plot = lambda name: ["--plot", str(out / name)] if args.plot else []  # noqa: E731
-    assert main(["spectrum", "ir", "--dipole", str(npz), "-o", str(out / "ir_dipole.dat"), *common,
-                 *plot("ir_dipole.png")]) == 0
-    assert main(["spectrum", "ir", "--apt", str(npz), "-o", str(out / "ir_apt.dat"), "--decompose", "element",
-                 *common, *plot("ir_apt.png")]) == 0
+    assert (
+        main(
+            ["spectrum", "ir", "--dipole", str(npz), "-o", str(out / "ir_dipole.dat"), *common, *plot("ir_dipole.png")]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "spectrum",
+                "ir",
+                "--apt",
+                str(npz),
+                "-o",
+                str(out / "ir_apt.dat"),
+                "--decompose",
+                "element",
+                *common,
+                *plot("ir_apt.png"),
+            ]
+        )
+        == 0
+    )
     tmp.cleanup()
     dip, apt = Spectrum.read(out / "ir_dipole.dat"), Spectrum.read(out / "ir_apt.dat")
-    print("\nband integrals in km/mol (the 400 cm^-1 window also holds the 1300 - 1000 difference band;"
-          " error columns of the .dat files come from the 4 blocks)")
+    print(
+        "\nband integrals in km/mol (the 400 cm^-1 window also holds the 1300 - 1000 difference band;"
+        " error columns of the .dat files come from the 4 blocks)"
+    )
     print(f"{'band (cm^-1)':>14} {'analytic':>10} {'dipole ACF':>11} {'APT . v':>10} {'H part':>10}")
     for i in range(3):
         for a in range(3):
             nu = FREQS[i, a]
             lo, hi = nu - 120, nu + 120
             ref = analytic.harmonic_band_intensity(CHARGES[i] / np.sqrt(MASSES[i]))
-            print(f"{nu:14.0f} {ref:10.3f} {dip.integrate(lo, hi):11.3f} {apt.integrate(lo, hi):10.3f}"
-                  f" {apt.integrate(lo, hi, 'H'):10.3f}")
-    print(f"{'2300 (comb.)':>14} {'':>10} {dip.integrate(2200, 2400):11.3f} {apt.integrate(2200, 2400):10.3f}"
-          f" {apt.integrate(2200, 2400, 'H'):10.3f}")
+            print(
+                f"{nu:14.0f} {ref:10.3f} {dip.integrate(lo, hi):11.3f} {apt.integrate(lo, hi):10.3f}"
+                f" {apt.integrate(lo, hi, 'H'):10.3f}"
+            )
+    print(
+        f"{'2300 (comb.)':>14} {'':>10} {dip.integrate(2200, 2400):11.3f} {apt.integrate(2200, 2400):10.3f}"
+        f" {apt.integrate(2200, 2400, 'H'):10.3f}"
+    )
+
 
 if __name__ == "__main__":
     run()

@@ -41,8 +41,12 @@ def run(configs, sizes, out: Path, epochs=None, max_minutes=None, device=None) -
                 cfg = load_config(config, overrides)
                 cfg["output"]["dir"] = str(run_dir)
                 cfg["output"]["plots"] = False
-                trainer = Trainer(cfg, resume=(run_dir / "checkpoint.pt").is_file(), progress=False,
-                                  log=lambda msg, name=name, n=n: print(f"[{name} n={n}] {msg}", flush=True))
+                trainer = Trainer(
+                    cfg,
+                    resume=(run_dir / "checkpoint.pt").is_file(),
+                    progress=False,
+                    log=lambda msg, name=name, n=n: print(f"[{name} n={n}] {msg}", flush=True),
+                )
                 trainer.setup()
                 summary = trainer.train()
                 if trainer.interrupted:
@@ -65,8 +69,13 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    units = {"dipole": "e angstrom", "polarizability": "angstrom^3", "apt": "e", "energy_per_atom": "eV/atom",
-             "forces": "eV/angstrom"}
+    units = {
+        "dipole": "e angstrom",
+        "polarizability": "angstrom^3",
+        "apt": "e",
+        "energy_per_atom": "eV/atom",
+        "forces": "eV/angstrom",
+    }
     targets = [t for t in TARGETS if any(t in r for res in results.values() for r in res.values())]
     fig, axes = plt.subplots(1, len(targets), figsize=(3.6 * len(targets), 3.4), dpi=110, squeeze=False)
     for ax, target in zip(axes[0], targets):
@@ -100,10 +109,12 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results = run(args.configs, args.sizes, out, args.epochs, args.max_minutes, args.device)
     (out / "learning_curve.json").write_text(json.dumps(results, indent=1))
-    lines = ["| model | training frames | " + " | ".join(f"test RMSE {t}" for t in TARGETS) + " | minutes |",
-             "|---" * (len(TARGETS) + 3) + "|"]
+    lines = [
+        "| model | training frames | " + " | ".join(f"test RMSE {t}" for t in TARGETS) + " | minutes |",
+        "|---" * (len(TARGETS) + 3) + "|",
+    ]
     for name, res in results.items():
-        for n, r in res.items():
+        for _n, r in res.items():
             vals = " | ".join(f"{r[t]:.4g}" if t in r else "" for t in TARGETS)
             lines.append(f"| {name} | {r['train_frames']} | {vals} | {r['minutes']:.1f} |")
     (out / "learning_curve.md").write_text("\n".join(lines) + "\n")

@@ -56,7 +56,7 @@ def _watched_socket_module(connect_timeout: float) -> types.SimpleNamespace:
                     return super().connect(address)
                 except (FileNotFoundError, ConnectionRefusedError) as err:
                     if time.monotonic() > deadline:
-                        raise ServerGone(f"no i-PI server at {address!r} after {connect_timeout:g} s ({err})")
+                        raise ServerGone(f"no i-PI server at {address!r} after {connect_timeout:g} s ({err})") from None
                     time.sleep(0.1)
 
         def recv(self, bufsize, *flags):
@@ -125,29 +125,46 @@ def build_parser() -> argparse.ArgumentParser:
         "cannot evaluate.",
     )
     p.add_argument("--model", help="tensorml model file")
-    p.add_argument("--template",
-                   help="structure file with the elements in i-PI's atom order (e.g. i-PI's init.xyz)")
+    p.add_argument("--template", help="structure file with the elements in i-PI's atom order (e.g. i-PI's init.xyz)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--unix", metavar="NAME", help="unix socket name (i-PI <address> of a unix socket)")
     where.add_argument("--address", metavar="HOST", help="inet host of the i-PI server")
     p.add_argument("--port", type=int, default=12345, help="inet port (with --address)")
-    p.add_argument("--shm", action="store_true",
-                   help="with --unix and <ffsocket mode='shm'>: positions and forces through shared memory")
+    p.add_argument(
+        "--shm",
+        action="store_true",
+        help="with --unix and <ffsocket mode='shm'>: positions and forces through shared memory",
+    )
     p.add_argument("--sockets-prefix", default="/tmp/ipi_", help="prefix of unix socket paths (i-PI default)")
-    p.add_argument("--device", default="auto",
-                   help="torch device: auto (cuda if available, else cpu; default), cpu, cuda, cuda:N; "
-                   "a bare cuda on several GPUs picks one from the node-local MPI rank")
-    p.add_argument("--properties-only", action="store_true",
-                   help="zero energy/forces: only add tensors (extras) along another force field's dynamics")
-    p.add_argument("--extras", default="all",
-                   help="extras to compute and send: all (dipole, BEC, polarizability, charges the model has), "
-                   "none, or a comma list, e.g. dipole,polarizability (no BEC: no APT backward passes)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="torch device: auto (cuda if available, else cpu; default), cpu, cuda, cuda:N; "
+        "a bare cuda on several GPUs picks one from the node-local MPI rank",
+    )
+    p.add_argument(
+        "--properties-only",
+        action="store_true",
+        help="zero energy/forces: only add tensors (extras) along another force field's dynamics",
+    )
+    p.add_argument(
+        "--extras",
+        default="all",
+        help="extras to compute and send: all (dipole, BEC, polarizability, charges the model has), "
+        "none, or a comma list, e.g. dipole,polarizability (no BEC: no APT backward passes)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--connect-timeout", type=float, default=60.0, help="seconds to wait for the server")
-    p.add_argument("--timing", metavar="FILE",
-                   help="write per-evaluation timings (JSON) here at exit; {rank} in the name = local MPI rank")
-    p.add_argument("--pes-path", action="store_true",
-                   help="print the path of the PES file (for i-pi-py_driver -P and <ffdirect pes_path>) and exit")
+    p.add_argument(
+        "--timing",
+        metavar="FILE",
+        help="write per-evaluation timings (JSON) here at exit; {rank} in the name = local MPI rank",
+    )
+    p.add_argument(
+        "--pes-path",
+        action="store_true",
+        help="print the path of the PES file (for i-pi-py_driver -P and <ffdirect pes_path>) and exit",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -158,12 +175,19 @@ def _say(message: str) -> None:
 
 def _write_timing(path: str, driver, wall: float) -> None:
     data = {
-        "model": driver.model_path, "device": driver.device, "atoms": len(driver.numbers),
-        "calls": driver.calls, "structures": driver.structures, "wall_s": wall,
-        "model_s": driver.time_model, "driver_s": driver.time_driver,
+        "model": driver.model_path,
+        "device": driver.device,
+        "atoms": len(driver.numbers),
+        "calls": driver.calls,
+        "structures": driver.structures,
+        "wall_s": wall,
+        "model_s": driver.time_model,
+        "driver_s": driver.time_driver,
         "evaluated": driver.evaluated,
-        "per_call": [{"start": t, "structures": n, "evaluated": e, "model_s": m, "driver_s": d, "position_sums": f}
-                     for t, n, e, m, d, f in driver.timings],
+        "per_call": [
+            {"start": t, "structures": n, "evaluated": e, "model_s": m, "driver_s": d, "position_sums": f}
+            for t, n, e, m, d, f in driver.timings
+        ],
     }
     with open(path, "w") as fh:
         json.dump(data, fh)
@@ -186,13 +210,22 @@ def main(argv: list[str] | None = None) -> int:
     from .pes import DriverError, TensorMLDriver
 
     try:
-        driver = TensorMLDriver(template=args.template, model=args.model, device=args.device,
-                                properties_only=args.properties_only, extras=args.extras,
-                                threads=args.threads, timing=bool(args.timing))
+        driver = TensorMLDriver(
+            template=args.template,
+            model=args.model,
+            device=args.device,
+            properties_only=args.properties_only,
+            extras=args.extras,
+            threads=args.threads,
+            timing=bool(args.timing),
+        )
         client = _ipi_client_module()
     except Exception as err:  # noqa: BLE001 - whatever stops the setup is reported the same way
-        _say(f"error: {err}" if isinstance(err, (ValueError, OSError, RuntimeError))
-             else f"error: {type(err).__name__}: {err}")
+        _say(
+            f"error: {err}"
+            if isinstance(err, (ValueError, OSError, RuntimeError))
+            else f"error: {type(err).__name__}: {err}"
+        )
         return EXIT_SETUP
     client.socket = _watched_socket_module(args.connect_timeout)
     unix = args.unix is not None
@@ -211,20 +244,26 @@ def main(argv: list[str] | None = None) -> int:
             sockets_prefix=args.sockets_prefix,
             **options,
         )
-        _say(f"i-PI sent EXIT after {driver.calls} messages ({driver.structures} structures, {driver.evaluated} "
-             f"evaluated: repeats in a batch once); model {driver.time_model:.2f} s, driver {driver.time_driver:.2f} s")
+        _say(
+            f"i-PI sent EXIT after {driver.calls} messages ({driver.structures} structures, {driver.evaluated} "
+            f"evaluated: repeats in a batch once); model {driver.time_model:.2f} s, driver {driver.time_driver:.2f} s"
+        )
     except DriverError as err:
         for sock in client.socket.opened:
             _hang_up(sock)
-        _say(f"error: {err}. Stopping instead of answering i-PI (set exit_on_disconnect=\"true\" on the "
-             "<ffsocket> for i-PI to stop too)")
+        _say(
+            f'error: {err}. Stopping instead of answering i-PI (set exit_on_disconnect="true" on the '
+            "<ffsocket> for i-PI to stop too)"
+        )
         status = EXIT_EVALUATION
     except ServerGone as err:
         _say(f"lost the i-PI server after {driver.calls} evaluations: {err}")
         status = EXIT_SERVER_GONE
     except (BrokenPipeError, ConnectionResetError) as err:
-        _say(f"lost the i-PI server after {driver.calls} evaluations: the connection was "
-             f"{'reset' if isinstance(err, ConnectionResetError) else 'broken'} (i-PI died or was killed?)")
+        _say(
+            f"lost the i-PI server after {driver.calls} evaluations: the connection was "
+            f"{'reset' if isinstance(err, ConnectionResetError) else 'broken'} (i-PI died or was killed?)"
+        )
         status = EXIT_SERVER_GONE
     except KeyboardInterrupt:
         for sock in client.socket.opened:

@@ -58,11 +58,15 @@ EXTRAS = {
     "max_pair_force": ("max_pair_force", "hartree/bohr"),
 }
 #: extras written when nothing is asked for (those the model has)
-DEFAULT_EXTRAS = ("dipole", "BEC", "polarizability", "charges", "electron_pairs", "relax_iterations",
-                  "max_pair_force")
+DEFAULT_EXTRAS = ("dipole", "BEC", "polarizability", "charges", "electron_pairs", "relax_iterations", "max_pair_force")
 #: environment variables holding the node-local rank of a process started by mpirun/srun/torchrun
-LOCAL_RANK_VARIABLES = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK",
-                        "SLURM_LOCALID", "LOCAL_RANK")
+LOCAL_RANK_VARIABLES = (
+    "MPI_LOCALRANKID",
+    "OMPI_COMM_WORLD_LOCAL_RANK",
+    "MV2_COMM_WORLD_LOCAL_RANK",
+    "SLURM_LOCALID",
+    "LOCAL_RANK",
+)
 
 
 class DriverError(Exception):
@@ -104,8 +108,10 @@ def resolve_device(device: str) -> str:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device "
-                             f"(torch {torch.__version__}, CUDA build: {torch.version.cuda})")
+            raise ValueError(
+                f"device {device!r} asked for, but torch sees no CUDA device "
+                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda})"
+            )
         count = torch.cuda.device_count()
         if device == "cuda":
             rank = local_rank()
@@ -160,8 +166,19 @@ class TensorMLDriver(Dummy_driver):
     :param timing: keep per-call timings in ``self.timings`` (benchmarks)
     """
 
-    def __init__(self, template, model, device="auto", properties_only=False, extras="all", threads=0,
-                 timing=False, verbose=False, *args, **kwargs):
+    def __init__(
+        self,
+        template,
+        model,
+        device="auto",
+        properties_only=False,
+        extras="all",
+        threads=0,
+        timing=False,
+        verbose=False,
+        *args,
+        **kwargs,
+    ):
         # <ffdirect> adds 'verbosity'; anything else is a typo that would otherwise pass silently
         unknown = sorted(k for k in kwargs if k != "verbosity")
         if unknown or args:
@@ -230,8 +247,9 @@ class TensorMLDriver(Dummy_driver):
         else:
             missing = [k for k in self.extras_wanted if EXTRAS[k][0] not in outputs]
             if missing:
-                raise ValueError(f"{self.model_path} cannot give the extras {missing} "
-                                 f"(its outputs: {', '.join(outputs)})")
+                raise ValueError(
+                    f"{self.model_path} cannot give the extras {missing} (its outputs: {', '.join(outputs)})"
+                )
             keys = list(self.extras_wanted)
         self.extras_keys = keys
         requested += [EXTRAS[k][0] for k in keys]
@@ -240,8 +258,10 @@ class TensorMLDriver(Dummy_driver):
         self.requested = requested
         units = self.model.units
         self.to_model_length = U.factor(U.LENGTH, U.ATOMIC, units)
-        self.to_au = {name: U.factor(U.Dimension.from_list(spec["dimension"]), units, U.ATOMIC)
-                      for name, spec in self.model.metadata["outputs"].items()}
+        self.to_au = {
+            name: U.factor(U.Dimension.from_list(spec["dimension"]), units, U.ATOMIC)
+            for name, spec in self.model.metadata["outputs"].items()
+        }
 
     def describe(self) -> str:
         """One line for logs: model, device, what is computed and sent."""
@@ -252,8 +272,10 @@ class TensorMLDriver(Dummy_driver):
         else:
             what = "energy, forces" + (", zero virial (the model has none: no NPT)" if self.pbc.any() else "")
         extras = ", ".join(self.extras_keys) or "none"
-        return (f"{self.model_path} on {self.device}, {len(self.numbers)} atoms from {self.template}; "
-                f"sends {what}; extras: {extras}")
+        return (
+            f"{self.model_path} on {self.device}, {len(self.numbers)} atoms from {self.template}; "
+            f"sends {what}; extras: {extras}"
+        )
 
     # ------------------------------------------------------------------ evaluation
     def _system(self, cell, pos, k, nbatch):
@@ -261,12 +283,16 @@ class TensorMLDriver(Dummy_driver):
 
         pos = np.asarray(pos, dtype=np.float64).reshape(-1, 3)
         if len(pos) != len(self.numbers):
-            raise DriverError(f"{self._where(k, nbatch)}: i-PI sent {len(pos)} atoms but the template "
-                              f"{self.template} has {len(self.numbers)}")
+            raise DriverError(
+                f"{self._where(k, nbatch)}: i-PI sent {len(pos)} atoms but the template "
+                f"{self.template} has {len(self.numbers)}"
+            )
         if not np.all(np.isfinite(pos)):
             bad = np.unique(np.nonzero(~np.isfinite(pos))[0])
-            raise DriverError(f"{self._where(k, nbatch)}: i-PI sent non-finite positions of atom(s) "
-                              f"{self._atoms(bad)} (the dynamics diverged?)")
+            raise DriverError(
+                f"{self._where(k, nbatch)}: i-PI sent non-finite positions of atom(s) "
+                f"{self._atoms(bad)} (the dynamics diverged?)"
+            )
         # i-PI's cell matrix h has the lattice vectors as columns
         cell = np.asarray(cell, dtype=np.float64).reshape(3, 3).T
         return System(self.numbers, pos * self.to_model_length, cell * self.to_model_length, self.pbc)
@@ -309,8 +335,10 @@ class TensorMLDriver(Dummy_driver):
             pos = s.positions
             d = np.linalg.norm(pos[:, None] - pos[None], axis=-1) + np.eye(len(pos)) * 1e300
             i, j = np.unravel_index(np.argmin(d), d.shape)
-            return msg + (f"; shortest interatomic distance {d[i, j] / self.to_model_length:.3g} bohr "
-                          f"(atoms {i}, {j}; periodic images not searched)")
+            return msg + (
+                f"; shortest interatomic distance {d[i, j] / self.to_model_length:.3g} bohr "
+                f"(atoms {i}, {j}; periodic images not searched)"
+            )
         return f"{self._where(0, nbatch)}: the model returned non-finite values"
 
     def _reply(self, result):
@@ -327,8 +355,12 @@ class TensorMLDriver(Dummy_driver):
             name = EXTRAS[key][0]
             value = np.asarray(result[name], dtype=np.float64) * c[name]
             extras[key] = (bec_from_apt(value) if key == "BEC" else value).tolist()
-        return pot, np.ascontiguousarray(force, dtype=np.float64), np.ascontiguousarray(vir, np.float64), \
-            json.dumps(extras)
+        return (
+            pot,
+            np.ascontiguousarray(force, dtype=np.float64),
+            np.ascontiguousarray(vir, np.float64),
+            json.dumps(extras),
+        )
 
     def compute_structure(self, cell, pos):
         return self.compute([cell], [pos])[0]
@@ -363,18 +395,21 @@ class TensorMLDriver(Dummy_driver):
                 raise DriverError(f"{self._where(0, n)}: {err}") from None
             raise DriverError(self._diagnose(systems, origin, n)) from None
         except Exception as err:  # noqa: BLE001 - e.g. out of GPU memory: say where, never answer
-            raise DriverError(f"{self._where(0, 1)}: the model failed on a batch of {len(systems)} "
-                              f"structure(s): {type(err).__name__}: {err}") from err
+            raise DriverError(
+                f"{self._where(0, 1)}: the model failed on a batch of {len(systems)} "
+                f"structure(s): {type(err).__name__}: {err}"
+            ) from err
         t2 = time.perf_counter()
         unique = [self._reply(r) for r in results]
-        replies = [unique[j] if origin[j] == k else (unique[j][0], unique[j][1].copy(), unique[j][2].copy(),
-                                                      unique[j][3]) for k, j in enumerate(slot)]
+        replies = [
+            unique[j] if origin[j] == k else (unique[j][0], unique[j][1].copy(), unique[j][2].copy(), unique[j][3])
+            for k, j in enumerate(slot)
+        ]
         t3 = time.perf_counter()
         self.structures += n
         self.evaluated += len(systems)
         self.time_model += t2 - t1
         self.time_driver += (t1 - t0) + (t3 - t2)
         if self.keep_timings:  # the sums of the positions tell steps and i-PI's padding repeats apart
-            self.timings.append((t0, n, len(systems), t2 - t1, (t1 - t0) + (t3 - t2),
-                                 [float(np.sum(p)) for p in pos]))
+            self.timings.append((t0, n, len(systems), t2 - t1, (t1 - t0) + (t3 - t2), [float(np.sum(p)) for p in pos]))
         return replies

@@ -85,14 +85,18 @@ def verify(path: str | Path, metadata: dict) -> None:
     """
     expected = metadata.get(DIGEST_KEY)
     if expected is None:
-        warnings.warn(f"{path}: the model file records no payload checksum (exported by an older tensorml); "
-                      f"it cannot be checked for damage: export it again", stacklevel=2)
+        warnings.warn(
+            f"{path}: the model file records no payload checksum (exported by an older tensorml); "
+            f"it cannot be checked for damage: export it again",
+            stacklevel=2,
+        )
         return
     actual = payload_digest(path)
     if actual != expected:
         raise CorruptModelError(
             f"{path}: the model file is corrupt: the checksum of its contents ({actual[:16]}...) differs from "
-            f"the one recorded at export ({str(expected)[:16]}...); copy or export the file again")
+            f"the one recorded at export ({str(expected)[:16]}...); copy or export the file again"
+        )
 
 
 def is_model_file(path: str | Path) -> bool:

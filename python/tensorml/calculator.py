@@ -60,7 +60,8 @@ class TensorMLCalculator(Calculator):
         unknown = [p for p in properties if p not in self.implemented_properties]
         if unknown:
             raise PropertyNotImplementedError(
-                f"the model does not provide {unknown}; it provides {self.implemented_properties}")
+                f"the model does not provide {unknown}; it provides {self.implemented_properties}"
+            )
         wanted = {PROPERTY_OUTPUT[p] for p in properties}
         wanted |= {o for o in CHEAP if o in self.model.outputs and o not in ("energy", "forces")}
         if "energy" in wanted or "forces" in wanted:
@@ -81,8 +82,7 @@ class TensorMLCalculator(Calculator):
             value = conv(output)
             if prop == "stress":
                 stress = -value / self.atoms.get_volume()
-                value = np.array([stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2],
-                                  stress[0, 1]])
+                value = np.array([stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2], stress[0, 1]])
             elif prop in ("energy", "free_energy"):
                 value = float(value)
             self.results[prop] = value

@@ -24,6 +24,11 @@ from . import units as U
 FORMAT_NAME = "tensorml-model"
 #: Bumped when an engine written for an older version could misread a newer file.
 FORMAT_VERSION = 1
+#: Closest approach of two atoms (angstrom) below which engines stop instead of evaluating, unless
+#: a model's metadata sets its own ``min_distance`` (model length units): far below any bond length
+#: in training data, where a learned model's output is meaningless (two atoms on top of each other).
+DEFAULT_MIN_DISTANCE_ANGSTROM = 0.1
+
 #: Name of the metadata file stored inside the model archive.
 METADATA_FILE = "metadata.json"
 
@@ -40,23 +45,53 @@ class InputSpec:
 INPUTS: dict[str, InputSpec] = {
     s.name: s
     for s in [
-        InputSpec("positions", "[N,3]", "float", U.LENGTH,
-                  "Cartesian positions; local atoms first, then ghost/environment atoms."),
+        InputSpec(
+            "positions",
+            "[N,3]",
+            "float",
+            U.LENGTH,
+            "Cartesian positions; local atoms first, then ghost/environment atoms.",
+        ),
         InputSpec("atomic_numbers", "[N]", "int64", U.DIMENSIONLESS, "Atomic numbers Z."),
-        InputSpec("cell", "[B,3,3]", "float", U.LENGTH,
-                  "Cell of each system, rows are lattice vectors (zeros if not periodic)."),
+        InputSpec(
+            "cell",
+            "[B,3,3]",
+            "float",
+            U.LENGTH,
+            "Cell of each system, rows are lattice vectors (zeros if not periodic).",
+        ),
         InputSpec("pbc", "[B,3]", "bool", U.DIMENSIONLESS, "Periodicity along each lattice vector."),
-        InputSpec("edge_index", "[2,E]", "int64", U.DIMENSIONLESS,
-                  "Directed neighbour pairs (i, j), both directions present, |r_ij| < cutoff."),
-        InputSpec("edge_shifts", "[E,3]", "float", U.LENGTH,
-                  "Cartesian shifts: r_ij = positions[j] - positions[i] + edge_shifts."),
+        InputSpec(
+            "edge_index",
+            "[2,E]",
+            "int64",
+            U.DIMENSIONLESS,
+            "Directed neighbour pairs (i, j), both directions present, |r_ij| < cutoff.",
+        ),
+        InputSpec(
+            "edge_shifts",
+            "[E,3]",
+            "float",
+            U.LENGTH,
+            "Cartesian shifts: r_ij = positions[j] - positions[i] + edge_shifts.",
+        ),
         InputSpec("batch", "[N]", "int64", U.DIMENSIONLESS, "System index of each atom, 0..B-1."),
-        InputSpec("n_local", "[]", "int64", U.DIMENSIONLESS,
-                  "Atoms 0..n_local-1 are local; global outputs sum over local atoms only."),
+        InputSpec(
+            "n_local",
+            "[]",
+            "int64",
+            U.DIMENSIONLESS,
+            "Atoms 0..n_local-1 are local; global outputs sum over local atoms only.",
+        ),
         InputSpec("efield", "[B,3]", "float", U.EFIELD, "Uniform external electric field per system."),
-        InputSpec("velocities", "[N,3]", "float", U.LENGTH,
-                  "Optional: velocities in length per time unit T of the engine's choosing; needed by "
-                  "dmdt and apt_velocity, which then come out per T."),
+        InputSpec(
+            "velocities",
+            "[N,3]",
+            "float",
+            U.LENGTH,
+            "Optional: velocities in length per time unit T of the engine's choosing; needed by "
+            "dmdt and apt_velocity, which then come out per T.",
+        ),
     ]
 }
 
@@ -123,26 +158,61 @@ OUTPUTS: dict[str, OutputSpec] = {
     for s in [
         OutputSpec("energy", False, (), U.ENERGY, "none", "Potential energy (sum over local atoms)."),
         OutputSpec("forces", True, (3,), U.FORCE, "sum", "-dE/dr on all N atoms.", "energy"),
-        OutputSpec("virial", False, (3, 3), U.ENERGY, "none",
-                   "-dE/d(strain), positions and shifts strained as r -> r + r.strain.", "energy"),
+        OutputSpec(
+            "virial",
+            False,
+            (3, 3),
+            U.ENERGY,
+            "none",
+            "-dE/d(strain), positions and shifts strained as r -> r + r.strain.",
+            "energy",
+        ),
         OutputSpec("dipole", False, (3,), U.DIPOLE, "none", "Total dipole moment M (sum over local atoms)."),
-        OutputSpec("polarizability", False, (3, 3), U.POLARIZABILITY, "none",
-                   "Polarizability volume alpha/(4 pi eps0) (sum over local atoms)."),
-        OutputSpec("dmdt", False, (3,), U.DIPOLE, "none",
-                   "Dipole time derivative dM/dt = sum_i APT_i v_i (APTNN seed eqs. 2-4), per time unit of "
-                   "the velocities; one Jacobian-vector product when the APTs are not requested.", "dipole",
-                   needs=("velocities",), per_atom_form="apt_velocity"),
-        OutputSpec("apt", True, (3, 3), U.CHARGE, "sum",
-                   "Atomic polar tensor apt[i, a, b] = dM_a / dr_ib.", "dipole"),
-        OutputSpec("apt_velocity", True, (3,), U.DIPOLE, "sum",
-                   "Per-atom APT_i v_i (its sum over atoms is dM/dt), per time unit of the velocities.", "dipole",
-                   needs=("velocities",)),
+        OutputSpec(
+            "polarizability",
+            False,
+            (3, 3),
+            U.POLARIZABILITY,
+            "none",
+            "Polarizability volume alpha/(4 pi eps0) (sum over local atoms).",
+        ),
+        OutputSpec(
+            "dmdt",
+            False,
+            (3,),
+            U.DIPOLE,
+            "none",
+            "Dipole time derivative dM/dt = sum_i APT_i v_i (APTNN seed eqs. 2-4), per time unit of "
+            "the velocities; one Jacobian-vector product when the APTs are not requested.",
+            "dipole",
+            needs=("velocities",),
+            per_atom_form="apt_velocity",
+        ),
+        OutputSpec("apt", True, (3, 3), U.CHARGE, "sum", "Atomic polar tensor apt[i, a, b] = dM_a / dr_ib.", "dipole"),
+        OutputSpec(
+            "apt_velocity",
+            True,
+            (3,),
+            U.DIPOLE,
+            "sum",
+            "Per-atom APT_i v_i (its sum over atoms is dM/dt), per time unit of the velocities.",
+            "dipole",
+            needs=("velocities",),
+        ),
         OutputSpec("charges", True, (), U.CHARGE, "local", "Atomic charges."),
-        OutputSpec("atomic_dipoles", True, (3,), U.DIPOLE, "local",
-                   "Atomic dipoles (the part of M not carried by charges)."),
+        OutputSpec(
+            "atomic_dipoles", True, (3,), U.DIPOLE, "local", "Atomic dipoles (the part of M not carried by charges)."
+        ),
         OutputSpec("atomic_energies", True, (), U.ENERGY, "local", "Per-atom energy contributions."),
-        OutputSpec("transition_dipole", False, (3,), U.DIPOLE, "none",
-                   "Transition dipole moment (EANN seed eqs. 7-8), sign arbitrary.", reduction="system"),
+        OutputSpec(
+            "transition_dipole",
+            False,
+            (3,),
+            U.DIPOLE,
+            "none",
+            "Transition dipole moment (EANN seed eqs. 7-8), sign arbitrary.",
+            reduction="system",
+        ),
     ]
 }
 
@@ -180,6 +250,7 @@ def build_metadata(
     description: str = "",
     overrides: Mapping[str, Mapping[str, str]] | None = None,
     extra: Mapping[str, Any] | None = None,
+    min_distance: float | None = None,
 ) -> dict[str, Any]:
     """Metadata of an exported model, validated before it is returned.
 
@@ -204,18 +275,28 @@ def build_metadata(
         "message_passing_layers": int(message_passing_layers),
         # A rank must see every atom within this distance of its local atoms.
         "halo": float(cutoff) * int(message_passing_layers),
+        # closer pairs of atoms stop an engine with both atoms named (model length units)
+        "min_distance": (DEFAULT_MIN_DISTANCE_ANGSTROM if min_distance is None else float(min_distance))
+        / unit_system.base_factors()["length"],
         "units": unit_system.as_dict(),
         # Size of one model unit in angstrom, eV and e: engines convert with these.
         "unit_factors": unit_system.base_factors(),
         "dtype": dtype,
         "inputs": {
-            name: {"shape": s.shape, "dtype": s.dtype, "unit": unit_system.unit_name(s.dim),
-                   "dimension": s.dim.as_list()}
+            name: {
+                "shape": s.shape,
+                "dtype": s.dtype,
+                "unit": unit_system.unit_name(s.dim),
+                "dimension": s.dim.as_list(),
+            }
             for name, s in INPUTS.items()
         },
         # in the registry's order, which engines keep (LAMMPS compute columns follow it)
-        "outputs": {name: OUTPUTS[name].to_json(unit_system, **dict((overrides or {}).get(name, {})))
-                    for name in OUTPUTS if name in outputs},
+        "outputs": {
+            name: OUTPUTS[name].to_json(unit_system, **dict((overrides or {}).get(name, {})))
+            for name in OUTPUTS
+            if name in outputs
+        },
         "tensorml_version": __version__,
     }
     if extra:
@@ -231,8 +312,7 @@ def validate_metadata(meta: Mapping[str, Any], *, source: str = "model") -> None
     version = meta.get("format_version")
     if not isinstance(version, int) or version < 1 or version > FORMAT_VERSION:
         raise MetadataError(
-            f"{source}: format version {version!r} is not supported "
-            f"(this tensorml reads versions 1..{FORMAT_VERSION})"
+            f"{source}: format version {version!r} is not supported (this tensorml reads versions 1..{FORMAT_VERSION})"
         )
     for key in ("species", "cutoff", "halo", "units", "unit_factors", "dtype", "outputs"):
         if key not in meta:
@@ -270,6 +350,4 @@ def check_requested(meta: Mapping[str, Any], requested) -> None:
     """Refuse a request for outputs the model does not provide, naming them."""
     missing = [r for r in requested if r not in meta["outputs"]]
     if missing:
-        raise MetadataError(
-            f"model does not provide {missing}; it provides {sorted(meta['outputs'])}"
-        )
+        raise MetadataError(f"model does not provide {missing}; it provides {sorted(meta['outputs'])}")

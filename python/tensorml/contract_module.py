@@ -15,7 +15,6 @@ It does, identically for every model and every engine:
 No finite differences anywhere.  See ``docs/model-contract.md``.
 """
 
-
 from typing import Dict, List, Optional
 
 import torch
@@ -66,9 +65,7 @@ class ContractModule(torch.nn.Module):
     def forward(self, inputs: Dict[str, torch.Tensor], requested: List[str]) -> Dict[str, torch.Tensor]:
         for name in requested:
             if name not in self.provides:
-                raise RuntimeError(
-                    "tensorml: the model does not provide the output '" + name + "'"
-                )
+                raise RuntimeError("tensorml: the model does not provide the output '" + name + "'")
         # Callers must leave autograd enabled (not torch.no_grad / InferenceMode):
         # forces and APTs are computed with torch.autograd.grad inside.
         return self._evaluate(inputs, requested)
@@ -88,9 +85,7 @@ class ContractModule(torch.nn.Module):
         species = torch.where(valid, species, torch.full_like(species, -1))
         if bool((species < 0).any()):
             bad = numbers[species < 0][0]
-            raise RuntimeError(
-                "tensorml: atomic number " + str(int(bad.item())) + " is not among the model's species"
-            )
+            raise RuntimeError("tensorml: atomic number " + str(int(bad.item())) + " is not among the model's species")
 
         want_forces = "forces" in requested
         want_virial = "virial" in requested
@@ -183,8 +178,13 @@ class ContractModule(torch.nn.Module):
             u.requires_grad_(True)
             g = torch.autograd.grad([(totals["dipole"] * u).sum()], [pos], create_graph=True, allow_unused=True)[0]
             g = _or_zeros(g, pos)
-            jv = torch.autograd.grad([(g * velocities).sum()], [u], retain_graph=self.create_graph,
-                                     create_graph=self.create_graph, allow_unused=True)[0]
+            jv = torch.autograd.grad(
+                [(g * velocities).sum()],
+                [u],
+                retain_graph=self.create_graph,
+                create_graph=self.create_graph,
+                allow_unused=True,
+            )[0]
             results["dmdt"] = _or_zeros(jv, u)
         elif want_dmdt or want_aptv:
             apt = results["apt"] if "apt" in results else values["apt"]
@@ -194,7 +194,8 @@ class ContractModule(torch.nn.Module):
             # a directly predicted APT belongs to its atom, so only local atoms count
             count = n_local if self.direct_apt else aptv.shape[0]
             results["dmdt"] = torch.zeros((n_systems, 3), dtype=aptv.dtype, device=aptv.device).index_add(
-                0, batch[:count], aptv[:count])
+                0, batch[:count], aptv[:count]
+            )
 
         for name in requested:
             if name in totals:

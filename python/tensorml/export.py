@@ -39,6 +39,7 @@ def model_metadata(model: PerAtomModel, dtype: str, description: str = "") -> di
         description=description,
         overrides=model.output_overrides(),
         extra={"model_config": model.config()},
+        min_distance=getattr(model, "min_distance", None),
     )
 
 

@@ -22,7 +22,6 @@ def neighbor_pairs(positions, cell, pbc, cutoff: float):
     elif abs(np.linalg.det(cell)) < 1e-12 and pbc.all():
         raise ValueError("periodic system with a degenerate cell")
     nl = NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, S = nl.compute(points=positions, box=cell, periodic=pbc.tolist() if pbc.any() else False,
-                         quantities="ijS")
+    i, j, S = nl.compute(points=positions, box=cell, periodic=pbc.tolist() if pbc.any() else False, quantities="ijS")
     shifts = S.astype(np.float64) @ cell
     return i.astype(np.int64), j.astype(np.int64), shifts

@@ -67,6 +67,8 @@ class ExportedModel:
         self.units = U.UnitSystem.from_dict(metadata["units"])
         self.species = [int(z) for z in metadata["species"]]
         self.cutoff = float(metadata["cutoff"])
+        length = float(metadata["unit_factors"]["length"])
+        self.min_distance = float(metadata.get("min_distance", contract.DEFAULT_MIN_DISTANCE_ANGSTROM / length))
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "ExportedModel":
@@ -84,8 +86,9 @@ class ExportedModel:
             metadata = json.loads(extra[contract.METADATA_FILE])
         except json.JSONDecodeError as err:
             raise contract.MetadataError(f"{path}: {contract.METADATA_FILE} is not valid JSON ({err})") from None
+        model = cls(module, metadata, device=device, source=str(path))  # format and version first
         archive.verify(path, metadata)
-        return cls(module, metadata, device=device, source=str(path))
+        return model
 
     @property
     def outputs(self) -> list[str]:
@@ -100,6 +103,20 @@ class ExportedModel:
             known = ", ".join(self.metadata["species_symbols"])
             raise ValueError(f"unknown element(s) {names}: the model knows {known}")
 
+    def check_distances(self, positions, i, j, shifts, system: int = 0) -> None:
+        """Refuse two atoms closer than the model's ``min_distance``, naming them (1-based)."""
+        if len(i) == 0:
+            return
+        pos = np.asarray(positions, np.float64).reshape(-1, 3)
+        r = np.linalg.norm(pos[j] - pos[i] + shifts, axis=1)
+        k = int(np.argmin(r))
+        if r[k] < self.min_distance:
+            a, b = sorted((int(i[k]) + 1, int(j[k]) + 1))
+            raise ValueError(
+                f"atoms {a} and {b} (1-based) of system {system + 1} are {r[k]:.4g} {self.units.length} apart, closer "
+                f"than the model's minimum distance {self.min_distance:.4g}: the model cannot be evaluated there"
+            )
+
     def inputs(self, systems: Sequence[System]) -> dict[str, torch.Tensor]:
         """The contract inputs of ``systems`` as one batched graph."""
         pos, numbers, batch, ei, ej, shifts = [], [], [], [], [], []
@@ -107,6 +124,7 @@ class ExportedModel:
         for b, s in enumerate(systems):
             self.check_species(s.numbers)
             i, j, sh = neighbor_pairs(s.positions, s.cell, s.pbc, self.cutoff)
+            self.check_distances(s.positions, i, j, sh, b)
             pos.append(np.asarray(s.positions, np.float64))
             numbers.append(np.asarray(s.numbers, np.int64))
             batch.append(np.full(len(s.numbers), b, np.int64))
@@ -130,9 +148,15 @@ class ExportedModel:
             "efield": t(np.stack([np.asarray(s.efield, float).reshape(3) for s in systems]), self.dtype),
         }
         if any(s.velocities is not None for s in systems):
-            inputs["velocities"] = t([np.zeros((len(s.numbers), 3)) if s.velocities is None
-                                      else np.asarray(s.velocities, float).reshape(-1, 3) for s in systems],
-                                     self.dtype)
+            inputs["velocities"] = t(
+                [
+                    np.zeros((len(s.numbers), 3))
+                    if s.velocities is None
+                    else np.asarray(s.velocities, float).reshape(-1, 3)
+                    for s in systems
+                ],
+                self.dtype,
+            )
         return inputs
 
     def evaluate(self, systems: Sequence[System], requested: Sequence[str]) -> list[dict[str, np.ndarray]]:
@@ -154,7 +178,7 @@ class ExportedModel:
                 raise FloatingPointError(f"tensorml model returned non-finite values in {name!r}")
             per_atom = self.metadata["outputs"][name]["per_atom"]
             for b in range(len(systems)):
-                results[b][name] = value[starts[b]:starts[b + 1]] if per_atom else value[b]
+                results[b][name] = value[starts[b] : starts[b + 1]] if per_atom else value[b]
         return results
 
     def evaluate_one(self, system: System, requested: Sequence[str]) -> dict[str, np.ndarray]:

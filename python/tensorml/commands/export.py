@@ -41,6 +41,8 @@ def run(args) -> int:
         model = load_checkpoint(args.model)
     meta = export_model(model, args.output, dtype=args.dtype)
     outputs = ", ".join(meta["outputs"])
-    print(f"wrote {args.output}: {meta['model_type']} model, species {' '.join(meta['species_symbols'])}, "
-          f"cutoff {meta['cutoff']} {meta['units']['length']}, {meta['dtype']}; outputs: {outputs}")
+    print(
+        f"wrote {args.output}: {meta['model_type']} model, species {' '.join(meta['species_symbols'])}, "
+        f"cutoff {meta['cutoff']} {meta['units']['length']}, {meta['dtype']}; outputs: {outputs}"
+    )
     return 0

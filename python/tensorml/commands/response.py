@@ -21,8 +21,12 @@ def register(sub) -> None:
     p.add_argument("--charge", type=int, default=0, help="total charge in e (default 0)")
     p.add_argument("--optimize", action="store_true", help="first minimise cores and pairs together")
     p.add_argument("--fmax", type=float, default=1e-5, help="pair-force tolerance in eV/angstrom (default 1e-5)")
-    p.add_argument("--core-fmax", type=float, default=1e-2,
-                   help="largest core force (eV/angstrom) for which vibrational properties are reported")
+    p.add_argument(
+        "--core-fmax",
+        type=float,
+        default=1e-2,
+        help="largest core force (eV/angstrom) for which vibrational properties are reported",
+    )
     p.set_defaults(func=run)
 
 
@@ -36,8 +40,7 @@ def run(args) -> int:
     from ..emlp.export import load_emlp
     from ..emlp.lewis import lewis_pairs
     from ..emlp.relax import optimize_structure, relax_pairs
-    from ..emlp.response import (electronic_polarizability, extended_hessian, ir_spectrum,
-                                 relaxed_polarizability)
+    from ..emlp.response import electronic_polarizability, extended_hessian, ir_spectrum, relaxed_polarizability
 
     model, _ = load_emlp(args.model)
     atoms = read(args.structure)
@@ -60,19 +63,28 @@ def run(args) -> int:
     print(f"dipole: {d[0]:.5f} {d[1]:.5f} {d[2]:.5f} e*angstrom  (|d| = {np.linalg.norm(d) / Debye:.4f} Debye)")
 
     def tensor(name, a):
-        print(f"{name} (angstrom^3; isotropic {np.trace(a) / 3:.4f} angstrom^3 = {np.trace(a) / 3 / Bohr ** 3:.4f} bohr^3):")
+        print(
+            f"{name} (angstrom^3; isotropic {np.trace(a) / 3:.4f} angstrom^3 = {np.trace(a) / 3 / Bohr**3:.4f} bohr^3):"
+        )
         for row in a:
             print("  " + "  ".join(f"{v:12.5f}" for v in row))
 
     max_core = float(np.linalg.norm(result.core_forces, axis=1).max())
     if periodic:
-        return _crystal(model, make_inputs(model, cores, numbers, result.pairs, cell, atoms.pbc),
-                        max_core <= args.core_fmax, max_core, args.core_fmax)
+        return _crystal(
+            model,
+            make_inputs(model, cores, numbers, result.pairs, cell, atoms.pbc),
+            max_core <= args.core_fmax,
+            max_core,
+            args.core_fmax,
+        )
     blocks = extended_hessian(model, make_inputs(model, cores, numbers, result.pairs))
     tensor("electronic polarizability, pairs relaxed, cores clamped", electronic_polarizability(blocks))
     if max_core > args.core_fmax:
-        print(f"max core force {max_core:.3g} eV/angstrom > {args.core_fmax}: not a minimum of the cores, so no "
-              "core-relaxed polarizability or IR spectrum (use --optimize)")
+        print(
+            f"max core force {max_core:.3g} eV/angstrom > {args.core_fmax}: not a minimum of the cores, so no "
+            "core-relaxed polarizability or IR spectrum (use --optimize)"
+        )
         return 0
     tensor("polarizability with core relaxation", relaxed_polarizability(blocks))
     spectrum = ir_spectrum(blocks, numbers)
@@ -102,12 +114,16 @@ def _crystal(model, inputs, at_minimum: bool, max_core: float, core_fmax: float)
     table(f"stiffness, ion-clamped (GPa, {voigt}):", r.stiffness_clamped_gpa)
     table(f"proper piezoelectric tensor e, ion-clamped (C/m^2, {voigt}):", r.piezo_clamped_c_m2)
     if not at_minimum:
-        print(f"max core force {max_core:.3g} eV/angstrom > {core_fmax}: not a minimum of the cores, so no "
-              "relaxed-ion tensors (use --optimize)")
+        print(
+            f"max core force {max_core:.3g} eV/angstrom > {core_fmax}: not a minimum of the cores, so no "
+            "relaxed-ion tensors (use --optimize)"
+        )
         return 0
     table("dielectric tensor, relaxed ions (static), dimensionless:", r.dielectric_relaxed)
     table(f"stiffness, relaxed ions (GPa, {voigt}):", r.stiffness_relaxed_gpa)
     table(f"proper piezoelectric tensor e, relaxed ions (C/m^2, {voigt}):", r.piezo_relaxed_c_m2)
-    table(f"piezoelectric strain constants d = e C^-1, relaxed ions (pC/N = pm/V, {voigt}, shear x2):",
-          r.piezo_strain_pc_n)
+    table(
+        f"piezoelectric strain constants d = e C^-1, relaxed ions (pC/N = pm/V, {voigt}, shear x2):",
+        r.piezo_strain_pc_n,
+    )
     return 0

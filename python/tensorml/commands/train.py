@@ -21,8 +21,14 @@ def register(sub) -> None:
     p.add_argument("--max-train", type=int, help="use only N training frames (learning curves)")
     p.add_argument("--train-data", nargs="+", metavar="FILE", help="training data file(s) (overrides data.train)")
     p.add_argument("--seed", type=int, help="random seed (overrides)")
-    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
-                   help="continue from OUTPUT_DIR/checkpoint.pt (or the given checkpoint)")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from OUTPUT_DIR/checkpoint.pt (or the given checkpoint)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch only)")
     p.set_defaults(func=run)
 

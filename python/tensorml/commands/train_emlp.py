@@ -19,8 +19,11 @@ def register(sub) -> None:
     p.add_argument("--augment-fraction", type=float, help="share of augmented frames per mini-batch (overrides)")
     p.add_argument("--stability-steps", type=int, help="NVE steps per molecule (overrides; 0: no NVE runs)")
     p.add_argument("--seed", type=int, help="random seed (overrides)")
-    p.add_argument("--evaluate-only", action="store_true",
-                   help="do not train: evaluate the model already in the output folder and rewrite its report")
+    p.add_argument(
+        "--evaluate-only",
+        action="store_true",
+        help="do not train: evaluate the model already in the output folder and rewrite its report",
+    )
     p.set_defaults(func=run)
 
 

@@ -156,8 +156,9 @@ def _unwrap_to_nearest_atom(pairs: np.ndarray, atoms: Atoms) -> np.ndarray:
     return out
 
 
-def read_dataset(path, index: str | int = ":", format: str | None = None, born_transpose: bool = False,
-                 cell=None) -> list[Atoms]:
+def read_dataset(
+    path, index: str | int = ":", format: str | None = None, born_transpose: bool = False, cell=None
+) -> list[Atoms]:
     """Standardized labelled frames from ``path`` (see module docstring).
 
     ``format``: None (guess: extxyz, i-PI xyz, or plain xyz with X centres such as CP2K's),

@@ -150,8 +150,9 @@ def sort_output(path: str | Path, key: str = "frame_index") -> None:
     texts = extxyz_blocks(path)
     if len(texts) != len(blocks):  # pragma: no cover - defensive
         return
-    order = sorted(range(len(blocks)), key=lambda i: (int(blocks[i].info.get(key, -1)),
-                                                      int(blocks[i].info.get("field_frame", 0))))
+    order = sorted(
+        range(len(blocks)), key=lambda i: (int(blocks[i].info.get(key, -1)), int(blocks[i].info.get("field_frame", 0)))
+    )
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("".join(texts[i] for i in order))
     os.replace(tmp, path)
@@ -220,8 +221,10 @@ def label_structures(
     pending = [i for i in range(len(frames)) if i not in done and i not in failed_before]
     summary = LabelSummary(total=len(frames), skipped_done=len(frames) - len(pending))
     if summary.skipped_done:
-        log(f"resuming: {len(done)} frame(s) already in {output}, {len(failed_before & set(range(len(frames))))} "
-            f"known failure(s) skipped, {len(pending)} to do")
+        log(
+            f"resuming: {len(done)} frame(s) already in {output}, {len(failed_before & set(range(len(frames))))} "
+            f"known failure(s) skipped, {len(pending)} to do"
+        )
     if not pending:
         if sort:
             sort_output(output)
@@ -239,8 +242,17 @@ def label_structures(
         if error is not None:
             summary.failed.append((index, error))
             with open(fail_path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"frame_index": int(index), "reason": error, "n_atoms": len(frames[index]),
-                                     "seconds": round(seconds, 2)}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "frame_index": int(index),
+                            "reason": error,
+                            "n_atoms": len(frames[index]),
+                            "seconds": round(seconds, 2),
+                        }
+                    )
+                    + "\n"
+                )
             log(f"frame {index}: skipped: {error}")
         else:
             if field_output is not None and result["field_frames"]:
@@ -265,8 +277,9 @@ def label_structures(
             saved = {var: os.environ.get(var) for var in _THREAD_VARS}
             os.environ.update({var: str(threads) for var in _THREAD_VARS})
             try:
-                with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(threads,)) as pool:
+                with ProcessPoolExecutor(
+                    workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
+                ) as pool:
                     futures = [pool.submit(_work, i, frames[i], level, request) for i in order]
                     for fut in as_completed(futures):
                         handle(*fut.result(), bar)

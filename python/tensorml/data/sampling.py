@@ -37,7 +37,6 @@ def random_water_cluster(n: int, rng: np.random.Generator, min_oo: float = 2.7) 
     return Atoms("OHH" * n, positions=pos)
 
 
-
 def thermalize(atoms, temperature: float, rng) -> None:
     """Maxwell-Boltzmann momenta at ``temperature`` (K) without net momentum or rotation."""
     from ase.md import velocitydistribution as vd
@@ -49,9 +48,15 @@ def thermalize(atoms, temperature: float, rng) -> None:
     vd.ZeroRotation(atoms)
 
 
-def water_cluster_trajectory(n: int, temperature: float, n_frames: int, rng: np.random.Generator,
-                             equilibration_fs: float = 1000.0, stride_fs: float = 250.0,
-                             timestep_fs: float = 0.5) -> list[Atoms]:
+def water_cluster_trajectory(
+    n: int,
+    temperature: float,
+    n_frames: int,
+    rng: np.random.Generator,
+    equilibration_fs: float = 1000.0,
+    stride_fs: float = 250.0,
+    timestep_fs: float = 0.5,
+) -> list[Atoms]:
     """Frames of a Langevin MD of an ``n``-water cluster at ``temperature`` (flexible water model).
 
     The cluster is relaxed briefly, equilibrated for ``equilibration_fs`` and then sampled
@@ -69,8 +74,9 @@ def water_cluster_trajectory(n: int, temperature: float, n_frames: int, rng: np.
     atoms.calc = FlexibleWater(wall_radius=wall if n > 1 else None)
     FIRE(atoms, logfile=None).run(fmax=0.5, steps=200)
     thermalize(atoms, temperature, rng)
-    dyn = Langevin(atoms, timestep_fs * ase.units.fs, temperature_K=temperature, friction=0.01 / ase.units.fs,
-                   fixcm=False, rng=rng)
+    dyn = Langevin(
+        atoms, timestep_fs * ase.units.fs, temperature_K=temperature, friction=0.01 / ase.units.fs, fixcm=False, rng=rng
+    )
     dyn.run(int(equilibration_fs / timestep_fs))
     frames = []
     for _ in range(n_frames):
@@ -80,8 +86,9 @@ def water_cluster_trajectory(n: int, temperature: float, n_frames: int, rng: np.
     return frames
 
 
-def distort(atoms: Atoms, rng: np.random.Generator, sigma: float = 0.03, stretch: tuple = (1.05, 1.45),
-            p_stretch: float = 0.5) -> Atoms:
+def distort(
+    atoms: Atoms, rng: np.random.Generator, sigma: float = 0.03, stretch: tuple = (1.05, 1.45), p_stretch: float = 0.5
+) -> Atoms:
     """A distorted copy: Gaussian noise ``sigma`` on every atom and, with probability
     ``p_stretch``, one O-H bond (water, O H H order) stretched to a length in ``stretch``."""
     out = atoms.copy()
@@ -128,8 +135,9 @@ def normal_modes(atoms: Atoms, hessian_eV_A2: np.ndarray, n_zero: int | None = N
     return wavenumber, w2, vec / np.sqrt(m)[:, None]
 
 
-def normal_mode_sample(atoms: Atoms, hessian_eV_A2: np.ndarray, temperature: float, rng: np.random.Generator,
-                       min_wavenumber: float = 200.0) -> Atoms:
+def normal_mode_sample(
+    atoms: Atoms, hessian_eV_A2: np.ndarray, temperature: float, rng: np.random.Generator, min_wavenumber: float = 200.0
+) -> Atoms:
     """A configuration drawn from the classical harmonic Boltzmann distribution at ``temperature``.
 
     Each normal coordinate Q_k ~ N(0, kT / omega_k^2) (the eMLP seed's Eq. 29, the normal-mode

@@ -31,7 +31,7 @@ from .particles import PAIR_CHARGE, core_charges
 DEFAULT_K = 2.0 * ase.units.Hartree
 
 
-@dataclass
+@dataclass(frozen=True)
 class AugmentOptions:
     k: float = DEFAULT_K  # eV/angstrom^2
     min_displacement: float = 0.06  # angstrom
@@ -45,9 +45,18 @@ def _cutoff(r: np.ndarray, cutoff: float, width: float) -> np.ndarray:
     return 0.5 * (1.0 + np.cos(np.pi * t))
 
 
-def correction_forces(positions: np.ndarray, charges: np.ndarray, forces: np.ndarray, index: int,
-                      displacement: np.ndarray, efield: np.ndarray, k: float, cutoff: float, width: float,
-                      periodic: bool = False) -> np.ndarray:
+def correction_forces(
+    positions: np.ndarray,
+    charges: np.ndarray,
+    forces: np.ndarray,
+    index: int,
+    displacement: np.ndarray,
+    efield: np.ndarray,
+    k: float,
+    cutoff: float,
+    width: float,
+    periodic: bool = False,
+) -> np.ndarray:
     """Force changes (P, 3) of eqs. 46 and 52-56 for displacing particle ``index`` by ``displacement``.
 
     ``positions``, ``charges``, ``forces``: all particles *before* the displacement.  Row
@@ -74,16 +83,19 @@ def correction_forces(positions: np.ndarray, charges: np.ndarray, forces: np.nda
         q2 = (w[:, None, None] * ((r * r).sum(1)[:, None, None] * np.eye(3) - r[:, :, None] * r[:, None, :])).sum(0)
         mu = np.linalg.lstsq(q2, m, rcond=1e-10)[0]
         if np.linalg.norm(q2 @ mu - m) > 1e-8 * max(1.0, np.linalg.norm(m)):
-            raise ValueError(f"the torque condition (eq. 48) cannot be met for augmented pair {index}: "
-                             "the particles within the cutoff lie on one line")
+            raise ValueError(
+                f"the torque condition (eq. 48) cannot be met for augmented pair {index}: "
+                "the particles within the cutoff lie on one line"
+            )
     out = np.zeros_like(x)
     out[others] = w[:, None] * (lam + np.cross(mu, r))
     out[index] = delta_f_i
     return out
 
 
-def augment_frame(frame: EMLPFrame, rng: np.random.Generator, options: AugmentOptions = AugmentOptions(),
-                  attempts: int = 8) -> EMLPFrame:
+def augment_frame(
+    frame: EMLPFrame, rng: np.random.Generator, options: AugmentOptions = AugmentOptions(), attempts: int = 8
+) -> EMLPFrame:
     """A copy of ``frame`` with one random pair displaced and labels of eq. 30 / appendix B.
 
     When the torque condition cannot be met for the drawn pair and direction (a linear molecule:
@@ -104,8 +116,18 @@ def augment_frame(frame: EMLPFrame, rng: np.random.Generator, options: AugmentOp
         direction /= np.linalg.norm(direction)
         d_r = direction * rng.uniform(options.min_displacement, options.max_displacement)
         try:
-            delta = correction_forces(positions, charges, forces, n + pick, d_r, efield, options.k,
-                                      options.cutoff, options.cutoff_width, periodic=frame.periodic)
+            delta = correction_forces(
+                positions,
+                charges,
+                forces,
+                n + pick,
+                d_r,
+                efield,
+                options.k,
+                options.cutoff,
+                options.cutoff_width,
+                periodic=frame.periodic,
+            )
             break
         except ValueError:
             if attempt == attempts - 1:
@@ -113,5 +135,10 @@ def augment_frame(frame: EMLPFrame, rng: np.random.Generator, options: AugmentOp
     new_forces = forces + delta
     pairs = frame.pairs.copy()
     pairs[pick] += d_r
-    return frame.copy(pairs=pairs, energy=frame.energy + 0.5 * options.k * float(d_r @ d_r),
-                      forces=new_forces[:n], pair_forces=new_forces[n:], stress=None)
+    return frame.copy(
+        pairs=pairs,
+        energy=frame.energy + 0.5 * options.k * float(d_r @ d_r),
+        forces=new_forces[:n],
+        pair_forces=new_forces[n:],
+        stress=None,
+    )

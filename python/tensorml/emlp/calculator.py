@@ -28,8 +28,17 @@ from .engine import EMLPEngine
 class EMLPCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "forces", "stress", "dipole"]
 
-    def __init__(self, model, efield=None, charge: int = 0, fmax: float = 1e-3, min_bound: float = 0.1,
-                 max_bound: float = 2.0, memory: int = 64, **kwargs):
+    def __init__(
+        self,
+        model,
+        efield=None,
+        charge: int = 0,
+        fmax: float = 1e-3,
+        min_bound: float = 0.1,
+        max_bound: float = 2.0,
+        memory: int = 64,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         options = dict(charge=charge, fmax=fmax, min_bound=min_bound, max_bound=max_bound, memory=memory)
         if isinstance(model, (str, Path)):
@@ -52,8 +61,15 @@ class EMLPCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
         periodic = bool(atoms.pbc.all())
-        result = self.engine.relax(atoms.positions, atoms.numbers, np.asarray(atoms.cell[:]), atoms.pbc,
-                                   self.efield, pairs=atoms.info.get("electron_pairs"), stress=periodic)
+        result = self.engine.relax(
+            atoms.positions,
+            atoms.numbers,
+            np.asarray(atoms.cell[:]),
+            atoms.pbc,
+            self.efield,
+            pairs=atoms.info.get("electron_pairs"),
+            stress=periodic,
+        )
         self.results["energy"] = result.energy
         self.results["free_energy"] = result.energy
         self.results["forces"] = result.core_forces

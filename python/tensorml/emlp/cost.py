@@ -21,7 +21,7 @@ from .evaluate import energy_and_forces, make_inputs
 from .frames import EMLPFrame
 
 
-@dataclass
+@dataclass(frozen=True)
 class CostWeights:
     energy: float = 1.0  # 1/eV^2
     forces: float = 1.0  # angstrom^2/eV^2
@@ -35,8 +35,12 @@ def predict(model, frame: EMLPFrame, stress: bool, create_graph: bool = True) ->
     return energy_and_forces(model, inputs, stress=stress, create_graph=create_graph)
 
 
-def emlp_cost(model, frames: Sequence[EMLPFrame], weights: CostWeights = CostWeights(),
-              references: Optional[Sequence[tuple]] = None) -> tuple[torch.Tensor, dict]:
+def emlp_cost(
+    model,
+    frames: Sequence[EMLPFrame],
+    weights: CostWeights = CostWeights(),
+    references: Optional[Sequence[tuple]] = None,
+) -> tuple[torch.Tensor, dict]:
     """Eq. 31 for a mini-batch; returns (cost, {term: value}).
 
     ``references[b]`` = (target reference energy (float), predicted reference energy (tensor or
@@ -70,8 +74,9 @@ def emlp_cost(model, frames: Sequence[EMLPFrame], weights: CostWeights = CostWei
     }
     if stress_terms:
         parts["stress"] = torch.stack(stress_terms).sum() / (9 * len(stress_terms))
-    cost = (weights.energy * parts["energy"] + weights.forces * parts["forces"]
-            + weights.pair_forces * parts["pair_forces"])
+    cost = (
+        weights.energy * parts["energy"] + weights.forces * parts["forces"] + weights.pair_forces * parts["pair_forces"]
+    )
     if "stress" in parts:
         cost = cost + weights.stress * parts["stress"]
     return cost, {k: float(v.detach()) for k, v in parts.items()}

@@ -73,16 +73,23 @@ def crystal_hessian(model, inputs: Inputs) -> CrystalHessian:
     z0 = torch.cat([s.reshape(-1), cell.reshape(-1), inputs.efield.reshape(-1)]).detach().to(dtype)
 
     def energy(z: torch.Tensor) -> torch.Tensor:
-        a = z[3 * p: 3 * p + 9].reshape(3, 3)
+        a = z[3 * p : 3 * p + 9].reshape(3, 3)
         pos = z[: 3 * p].reshape(p, 3) @ a
-        return model(pos[:n], inputs.numbers, pos[n:], a, inputs.pbc, z[3 * p + 9:])
+        return model(pos[:n], inputs.numbers, pos[n:], a, inputs.pbc, z[3 * p + 9 :])
 
     h = torch.autograd.functional.hessian(energy, z0).detach().to(torch.float64).numpy()
     zg = z0.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(energy(zg), zg)
     f, a, e = slice(0, 3 * p), slice(3 * p, 3 * p + 9), slice(3 * p + 9, 3 * p + 12)
-    return CrystalHessian(ff=h[f, f], fa=h[f, a], fe=h[f, e], aa=h[a, a], cell=cell.to(torch.float64).numpy(),
-                          n_cores=n, gradient_a=grad[a].detach().to(torch.float64).numpy().reshape(3, 3))
+    return CrystalHessian(
+        ff=h[f, f],
+        fa=h[f, a],
+        fe=h[f, e],
+        aa=h[a, a],
+        cell=cell.to(torch.float64).numpy(),
+        n_cores=n,
+        gradient_a=grad[a].detach().to(torch.float64).numpy().reshape(3, 3),
+    )
 
 
 def _relaxing(hess: CrystalHessian, ions: bool) -> np.ndarray:
@@ -90,7 +97,7 @@ def _relaxing(hess: CrystalHessian, ions: bool) -> np.ndarray:
     without the three uniform translations (relaxed ions)."""
     p = hess.ff.shape[0] // 3
     if not ions:
-        return np.eye(3 * p)[:, 3 * hess.n_cores:]
+        return np.eye(3 * p)[:, 3 * hess.n_cores :]
     translations = np.kron(np.ones((p, 1)), np.eye(3)) / np.sqrt(p)  # [3P, 3]
     u, _, _ = np.linalg.svd(np.eye(3 * p) - translations @ translations.T)
     return u[:, : 3 * p - 3]
@@ -133,7 +140,7 @@ def stress(hess: CrystalHessian) -> np.ndarray:
 
 def voigt_matrix(c: np.ndarray) -> np.ndarray:
     """6x6 Voigt matrix C_IJ = C_ijkl of a (3, 3, 3, 3) tensor (no factors)."""
-    return np.array([[c[i, j, k, l] for (k, l) in VOIGT] for (i, j) in VOIGT])
+    return np.array([[c[i, j, k, m] for (k, m) in VOIGT] for (i, j) in VOIGT])
 
 
 def voigt_piezo(e: np.ndarray) -> np.ndarray:

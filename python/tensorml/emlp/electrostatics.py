@@ -11,7 +11,8 @@ Seed Sec. 2.1.2, eq. 7: E_long-range = E_Coulomb + E_self + E_ext, with (k_e = 1
   writes Z_i for the nuclei and +2 per pair; with the 1s pairs on the nuclei (seed Sec. 2.2)
   that is the same as the core charges q_i used here.
 
-``k_e`` defaults to :data:`K_E` (an argument so that TorchScript sees it).  gamma is the inverse width parameter of eq. 8 (1/angstrom; 0.3928 in the seed, Table 3).
+``k_e`` defaults to :data:`K_E` (an argument so that TorchScript sees it).  gamma is the inverse width
+parameter of eq. 8 (1/angstrom; 0.3928 in the seed, Table 3).
 Every function is TorchScript-compatible and differentiable (forces by autograd); periodic
 systems are in :mod:`tensorml.emlp.ewald`.
 """

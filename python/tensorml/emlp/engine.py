@@ -60,24 +60,38 @@ class EMLPEngine:
 
     units = U.METAL
 
-    def __init__(self, module, metadata: dict, device: str = "cpu", charge: int = 0, fmax: float = 1e-3,
-                 min_bound: float = 0.1, max_bound: float = 2.0, memory: int = 64, source: str = "eMLP model"):
+    def __init__(
+        self,
+        module,
+        metadata: dict,
+        device: str = "cpu",
+        charge: int = 0,
+        fmax: float = 1e-3,
+        min_bound: float = 0.1,
+        max_bound: float = 2.0,
+        memory: int = 64,
+        source: str = "eMLP model",
+    ):
         if str(device) != "cpu":
-            raise ValueError(f"{source}: eMLP models relax their electron pairs on the CPU; device {device!r} "
-                             "is not supported (use cpu)")
+            raise ValueError(
+                f"{source}: eMLP models relax their electron pairs on the CPU; device {device!r} "
+                "is not supported (use cpu)"
+            )
         self.module = module
         self.source = source
         species = metadata.get("species")
         self.species = None if species is None else [int(z) for z in species]
         self.metadata = dict(metadata)
-        self.metadata["outputs"] = {name: {"per_atom": per_atom, "dimension": dim.as_list(),
-                                           "unit": self.units.unit_name(dim)}
-                                    for name, (per_atom, dim) in OUTPUTS.items()}
+        self.metadata["outputs"] = {
+            name: {"per_atom": per_atom, "dimension": dim.as_list(), "unit": self.units.unit_name(dim)}
+            for name, (per_atom, dim) in OUTPUTS.items()
+        }
         self.charge = int(charge)
         self.fmax = float(fmax)
         self.min_bound = float(min_bound)
         self.max_bound = float(max_bound)
         self.memory = PairMemory(memory)
+        self.recovered: dict[str, int] = {}  # relaxations that stalled and were recovered (relax.py), by kind
 
     @classmethod
     def load(cls, path, device: str = "cpu", **options) -> "EMLPEngine":
@@ -97,8 +111,10 @@ class EMLPEngine:
         if unknown:
             from ase.data import chemical_symbols
 
-            raise ValueError(f"unknown element(s) {', '.join(chemical_symbols[z] for z in unknown)}: the eMLP "
-                             f"model {self.source} knows {', '.join(chemical_symbols[z] for z in self.species)}")
+            raise ValueError(
+                f"unknown element(s) {', '.join(chemical_symbols[z] for z in unknown)}: the eMLP "
+                f"model {self.source} knows {', '.join(chemical_symbols[z] for z in self.species)}"
+            )
 
     # ------------------------------------------------------------------ relaxation
     def start(self, positions, numbers) -> tuple[np.ndarray, float]:
@@ -109,8 +125,9 @@ class EMLPEngine:
             return pairs, min(max(3.0 * moved, self.min_bound), self.max_bound)
         return lewis_pairs(positions, numbers, self.charge), self.max_bound / 2
 
-    def relax(self, positions, numbers, cell=None, pbc=None, efield=None, pairs=None,
-              stress: bool = False) -> RelaxResult:
+    def relax(
+        self, positions, numbers, cell=None, pbc=None, efield=None, pairs=None, stress: bool = False
+    ) -> RelaxResult:
         """Relax the pairs of one structure (angstrom, V/angstrom) and remember them for warm starts.
 
         ``pairs`` (M, 3), if given, is the starting guess (with a bound of half ``max_bound``)."""
@@ -122,10 +139,23 @@ class EMLPEngine:
         else:
             pairs, bound = np.asarray(pairs, dtype=float).reshape(-1, 3), self.max_bound / 2
         periodic = pbc is not None and bool(np.all(pbc))
-        result = relax_pairs(self.module, positions, numbers, pairs, cell=cell if periodic else None,
-                             pbc=pbc if periodic else None, efield=efield, fmax=self.fmax,
-                             max_displacement=bound, max_bound=self.max_bound, stress=stress and periodic)
+        result = relax_pairs(
+            self.module,
+            positions,
+            numbers,
+            pairs,
+            cell=cell if periodic else None,
+            pbc=pbc if periodic else None,
+            efield=efield,
+            fmax=self.fmax,
+            max_displacement=bound,
+            max_bound=self.max_bound,
+            stress=stress and periodic,
+        )
         self.memory.store(positions, numbers, result.pairs)
+        for key in ("fallback", "accepted_within_slack"):  # stalls that were recovered, counted for reports
+            if key in result.info:
+                self.recovered[key] = self.recovered.get(key, 0) + 1
         return result
 
     def evaluate(self, systems: Sequence, requested: Sequence[str]) -> list[dict[str, np.ndarray]]:
@@ -158,4 +188,3 @@ class EMLPEngine:
 
     def evaluate_one(self, system, requested: Sequence[str]) -> dict[str, np.ndarray]:
         return self.evaluate([system], requested)[0]
-

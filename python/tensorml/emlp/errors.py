@@ -34,8 +34,11 @@ from .response import electronic_polarizability, extended_hessian
 
 def _stats(errors) -> dict:
     e = np.abs(np.concatenate([np.ravel(x) for x in errors])) if len(errors) else np.zeros(0)
-    return {"mae": float(e.mean()) if e.size else float("nan"),
-            "median": float(np.median(e)) if e.size else float("nan"), "n": int(e.size)}
+    return {
+        "mae": float(e.mean()) if e.size else float("nan"),
+        "median": float(np.median(e)) if e.size else float("nan"),
+        "n": int(e.size),
+    }
 
 
 def linear_reference(frames: Sequence[EMLPFrame], species: Sequence[int]) -> np.ndarray:
@@ -45,8 +48,9 @@ def linear_reference(frames: Sequence[EMLPFrame], species: Sequence[int]) -> np.
     return coef
 
 
-def intrinsic_variability(frames: Sequence[EMLPFrame], species: Sequence[int], dipoles=None,
-                          reference: Optional[np.ndarray] = None) -> dict:
+def intrinsic_variability(
+    frames: Sequence[EMLPFrame], species: Sequence[int], dipoles=None, reference: Optional[np.ndarray] = None
+) -> dict:
     """MAE of the constant (mean) model: energy meV/atom, forces and pair forces meV/angstrom, dipole Debye.
 
     Energies per atom are taken after subtracting the per-element ``reference`` (eV, in the order
@@ -57,8 +61,9 @@ def intrinsic_variability(frames: Sequence[EMLPFrame], species: Sequence[int], d
     coef = linear_reference(frames, species) if reference is None else np.asarray(reference, dtype=float)
     per_atom = (np.array([f.energy for f in frames]) - counts @ coef) / counts.sum(1)
     forces = np.concatenate([f.forces.ravel() for f in frames])
-    field_pair = np.concatenate([np.tile(2.0 * (np.zeros(3) if f.efield is None else f.efield), len(f.pairs))
-                                 for f in frames])
+    field_pair = np.concatenate(
+        [np.tile(2.0 * (np.zeros(3) if f.efield is None else f.efield), len(f.pairs)) for f in frames]
+    )
     out = {
         "energy_meV_per_atom": 1e3 * float(np.abs(per_atom - per_atom.mean()).mean()),
         "forces_meV_per_A": 1e3 * float(np.abs(forces - forces.mean()).mean()),
@@ -79,8 +84,12 @@ def static_errors(model, frames: Sequence[EMLPFrame]) -> dict:
         de.append(1e3 * (out["energy"] - f.energy) / len(f.cores))
         df.append(1e3 * (out["core_forces"] - f.forces))
         dp.append(1e3 * (out["pair_forces"] - f.pair_forces))
-    return {"energy_meV_per_atom": _stats(de), "forces_meV_per_A": _stats(df), "pair_forces_meV_per_A": _stats(dp),
-            "frames": len(frames)}
+    return {
+        "energy_meV_per_atom": _stats(de),
+        "forces_meV_per_A": _stats(df),
+        "pair_forces_meV_per_A": _stats(dp),
+        "frames": len(frames),
+    }
 
 
 def dynamic_errors(model, frames: Sequence[EMLPFrame], dipoles: Sequence, fmax: float = 1e-3) -> dict:
@@ -98,8 +107,14 @@ def dynamic_errors(model, frames: Sequence[EMLPFrame], dipoles: Sequence, fmax: 
         de.append(1e3 * (r.energy - f.energy) / len(f.cores))
         df.append(1e3 * (r.core_forces - f.forces))
         dd.append((np.linalg.norm(r.dipole) - np.linalg.norm(d_ref)) / Debye)
-    return {"energy_meV_per_atom": _stats(de), "forces_meV_per_A": _stats(df), "dipole_norm_D": _stats(dd),
-            "error_rate": len(failures) / max(len(frames), 1), "frames": len(frames), "failures": failures}
+    return {
+        "energy_meV_per_atom": _stats(de),
+        "forces_meV_per_A": _stats(df),
+        "dipole_norm_D": _stats(dd),
+        "error_rate": len(failures) / max(len(frames), 1),
+        "frames": len(frames),
+        "failures": failures,
+    }
 
 
 def polarizability_errors(model, molecules: Sequence, fmax: float = 1e-6) -> dict:
@@ -112,18 +127,31 @@ def polarizability_errors(model, molecules: Sequence, fmax: float = 1e-6) -> dic
         except (RelaxationError, ValueError) as err:
             failures.append(f"molecule {k}: {err}")
             continue
-        errors.append((alpha - np.asarray(alpha_ref)) / Bohr ** 3)
-        values.append((np.trace(alpha) / 3 / Bohr ** 3, np.trace(np.asarray(alpha_ref)) / 3 / Bohr ** 3))
-    return {"polarizability_bohr3": _stats(errors), "error_rate": len(failures) / max(len(molecules), 1),
-            "molecules": len(molecules), "failures": failures, "isotropic_bohr3": values}
+        errors.append((alpha - np.asarray(alpha_ref)) / Bohr**3)
+        values.append((np.trace(alpha) / 3 / Bohr**3, np.trace(np.asarray(alpha_ref)) / 3 / Bohr**3))
+    return {
+        "polarizability_bohr3": _stats(errors),
+        "error_rate": len(failures) / max(len(molecules), 1),
+        "molecules": len(molecules),
+        "failures": failures,
+        "isotropic_bohr3": values,
+    }
 
 
-def error_tables(model, frames: Sequence[EMLPFrame], dipoles: Sequence, species: Sequence[int],
-                 molecules: Optional[Sequence] = None, reference: Optional[np.ndarray] = None) -> dict:
+def error_tables(
+    model,
+    frames: Sequence[EMLPFrame],
+    dipoles: Sequence,
+    species: Sequence[int],
+    molecules: Optional[Sequence] = None,
+    reference: Optional[np.ndarray] = None,
+) -> dict:
     """Everything above for one model on one test set (``reference``: see :func:`intrinsic_variability`)."""
-    out = {"intrinsic": intrinsic_variability(frames, species, dipoles, reference),
-           "static": static_errors(model, frames),
-           "dynamic": dynamic_errors(model, frames, dipoles)}
+    out = {
+        "intrinsic": intrinsic_variability(frames, species, dipoles, reference),
+        "static": static_errors(model, frames),
+        "dynamic": dynamic_errors(model, frames, dipoles),
+    }
     if molecules:
         out["polarizability"] = polarizability_errors(model, molecules)
     return out

@@ -53,8 +53,11 @@ def make_inputs(model, cores, numbers, pairs, cell=None, pbc=None, efield=None) 
     if len(numbers_t) != len(cores_t):
         raise ValueError(f"{len(numbers_t)} atomic numbers for {len(cores_t)} core positions")
     cell_t = torch.zeros((3, 3), dtype=dtype) if cell is None else as_t(cell).reshape(3, 3)
-    pbc_t = torch.zeros(3, dtype=torch.bool) if pbc is None else torch.as_tensor(
-        np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy())
+    pbc_t = (
+        torch.zeros(3, dtype=torch.bool)
+        if pbc is None
+        else torch.as_tensor(np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy())
+    )
     if bool(pbc_t.any()) and not bool(pbc_t.all()):
         raise ValueError(f"pbc {pbc_t.tolist()}: only fully periodic (3D) or isolated systems are supported")
     if bool(pbc_t.all()) and abs(float(torch.linalg.det(cell_t))) < 1e-9:

@@ -36,8 +36,9 @@ def _index_grid(n: torch.Tensor, dtype: torch.dtype, device: torch.device) -> to
     return torch.stack([grid[0].reshape(-1), grid[1].reshape(-1), grid[2].reshape(-1)], dim=1)
 
 
-def reciprocal_energy(positions: torch.Tensor, charges: torch.Tensor, cell: torch.Tensor, alpha: float,
-                      tol: float, k_e: float = K_E) -> torch.Tensor:
+def reciprocal_energy(
+    positions: torch.Tensor, charges: torch.Tensor, cell: torch.Tensor, alpha: float, tol: float, k_e: float = K_E
+) -> torch.Tensor:
     """(2 pi k_e / V) sum_{k != 0} exp(-k^2/(4 alpha^2))/k^2 |S(k)|^2 - pi k_e Q^2/(2 V alpha^2), eV."""
     volume = torch.abs(torch.linalg.det(cell))
     recip = 2.0 * math.pi * torch.linalg.inv(cell).transpose(0, 1)  # rows b_k, a_i . b_k = 2 pi delta
@@ -59,8 +60,15 @@ def reciprocal_energy(positions: torch.Tensor, charges: torch.Tensor, cell: torc
     return k_e * (energy - math.pi * total * total / (2.0 * volume * alpha * alpha))
 
 
-def real_space_energy(positions: torch.Tensor, charges: torch.Tensor, cell: torch.Tensor, gamma: float,
-                      alpha: float, tol: float, k_e: float = K_E) -> torch.Tensor:
+def real_space_energy(
+    positions: torch.Tensor,
+    charges: torch.Tensor,
+    cell: torch.Tensor,
+    gamma: float,
+    alpha: float,
+    tol: float,
+    k_e: float = K_E,
+) -> torch.Tensor:
     """k_e/2 sum'_{i,j,n} q_i q_j (erf(gamma r) - erf(alpha r))/r + k_e (gamma - alpha)/sqrt(pi) sum q^2, eV."""
     self_part = k_e * (gamma - alpha) / math.sqrt(math.pi) * (charges * charges).sum()
     if alpha >= gamma:
@@ -81,8 +89,15 @@ def real_space_energy(positions: torch.Tensor, charges: torch.Tensor, cell: torc
     return 0.5 * k_e * pair.sum() + self_part
 
 
-def ewald_energy(positions: torch.Tensor, charges: torch.Tensor, cell: torch.Tensor, gamma: float,
-                 alpha: float, tol: float, k_e: float = K_E) -> torch.Tensor:
+def ewald_energy(
+    positions: torch.Tensor,
+    charges: torch.Tensor,
+    cell: torch.Tensor,
+    gamma: float,
+    alpha: float,
+    tol: float,
+    k_e: float = K_E,
+) -> torch.Tensor:
     """E_Coulomb + E_self (eqs. 8-9) of a 3D-periodic system by Ewald summation (eV).
 
     ``alpha`` (1/angstrom) must satisfy 0 < alpha <= gamma; ``tol`` is the relative truncation

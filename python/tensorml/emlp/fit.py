@@ -42,8 +42,15 @@ DEFAULTS = {
     "seed": 0,
     "data": {"file": None, "polarizabilities": None, "val_fraction": 0.1},
     "model": {"species": None, "preset": "table3"},
-    "training": {"epochs": 200, "batch_size": 8, "lr": 1e-3, "halving_epochs": 30, "augment_fraction": 0.1,
-                 "max_minutes": 15.0, "weights": {"energy": 1.0, "forces": 1.0, "pair_forces": 1.0}},
+    "training": {
+        "epochs": 200,
+        "batch_size": 8,
+        "lr": 1e-3,
+        "halving_epochs": 30,
+        "augment_fraction": 0.1,
+        "max_minutes": 15.0,
+        "weights": {"energy": 1.0, "forces": 1.0, "pair_forces": 1.0},
+    },
     "evaluation": {"stability": None},
     "output": {"dir": ".", "model": "model.pt"},
 }
@@ -79,8 +86,9 @@ def fit_reference_energies(model, frames, species) -> dict:
 
     model.reference_table.zero_()
     counts = np.array([[np.sum(f.numbers == z) for z in species] for f in frames], dtype=float)
-    residual = np.array([f.energy - float(predict(model, f, stress=False, create_graph=False)["energy"])
-                         for f in frames])
+    residual = np.array(
+        [f.energy - float(predict(model, f, stress=False, create_graph=False)["energy"]) for f in frames]
+    )
     coef, *_ = np.linalg.lstsq(counts, residual, rcond=None)
     refs = {int(z): float(c) for z, c in zip(species, coef)}
     model.set_reference_energies(refs)
@@ -92,8 +100,14 @@ def _polarizability_molecules(path):
 
     out = []
     for atoms in read_dataset(path):
-        out.append((atoms.positions, atoms.numbers, np.asarray(atoms.info["electron_pairs"]).reshape(-1, 3),
-                    np.asarray(atoms.info["polarizability"]).reshape(3, 3)))
+        out.append(
+            (
+                atoms.positions,
+                atoms.numbers,
+                np.asarray(atoms.info["electron_pairs"]).reshape(-1, 3),
+                np.asarray(atoms.info["polarizability"]).reshape(3, 3),
+            )
+        )
     return out
 
 
@@ -128,8 +142,10 @@ def run(cfg: dict, progress=print, evaluate_only: bool = False) -> dict:
     test_idx = np.nonzero(is_test)[0]
     test = [frames[i] for i in test_idx]
     if not train or not test:
-        raise ValueError(f"{cfg['data']['file']}: {len(train)} training and {len(test)} test frames "
-                         "(the test frames carry info['split'] = 'test')")
+        raise ValueError(
+            f"{cfg['data']['file']}: {len(train)} training and {len(test)} test frames "
+            "(the test frames carry info['split'] = 'test')"
+        )
     species = cfg["model"]["species"] or sorted({int(z) for f in frames for z in f.numbers})
     species = sorted(atomic_numbers[z] if isinstance(z, str) else int(z) for z in species)
     schnet = {k: v for k, v in cfg["model"].items() if k not in ("species", "preset")}
@@ -147,15 +163,28 @@ def run(cfg: dict, progress=print, evaluate_only: bool = False) -> dict:
 
         def log(entry):
             history.append(entry)
-            progress(f"epoch {entry['epoch']:4d}  train {entry['train_cost']:.5f}  "
-                     f"validation {entry.get('validation_cost', float('nan')):.5f}  lr {entry['lr']:.2e}  "
-                     f"{entry['seconds']:.0f} s")
+            progress(
+                f"epoch {entry['epoch']:4d}  train {entry['train_cost']:.5f}  "
+                f"validation {entry.get('validation_cost', float('nan')):.5f}  lr {entry['lr']:.2e}  "
+                f"{entry['seconds']:.0f} s"
+            )
 
         start = time.monotonic()
-        train_emlp(model, train, epochs=int(t["epochs"]), lr=float(t["lr"]), batch_size=int(t["batch_size"]),
-                   weights=CostWeights(**t["weights"]), augment_fraction=float(t["augment_fraction"]),
-                   augment_options=AugmentOptions(), halving_epochs=t["halving_epochs"], seed=cfg["seed"],
-                   validation=val, max_minutes=t["max_minutes"], log=log)
+        train_emlp(
+            model,
+            train,
+            epochs=int(t["epochs"]),
+            lr=float(t["lr"]),
+            batch_size=int(t["batch_size"]),
+            weights=CostWeights(**t["weights"]),
+            augment_fraction=float(t["augment_fraction"]),
+            augment_options=AugmentOptions(),
+            halving_epochs=t["halving_epochs"],
+            seed=cfg["seed"],
+            validation=val,
+            max_minutes=t["max_minutes"],
+            log=log,
+        )
         train_seconds = time.monotonic() - start
         export_emlp(model, model_path, dtype="float64")
         progress(f"exported {model_path}")
@@ -163,9 +192,12 @@ def run(cfg: dict, progress=print, evaluate_only: bool = False) -> dict:
     molecules = _polarizability_molecules(cfg["data"]["polarizabilities"]) if cfg["data"]["polarizabilities"] else None
     dipoles = [np.asarray(atoms[i].info["dipole"]) for i in test_idx]
     report = {
-        "config": cfg, "frames": {"train": len(train), "validation": len(val), "test": len(test)},
+        "config": cfg,
+        "frames": {"train": len(train), "validation": len(val), "test": len(test)},
         "test_molecules": sorted({str(atoms[i].info.get("system_id")) for i in test_idx}),
-        "reference_energies_eV": refs, "train_seconds": train_seconds, "epochs": len(history),
+        "reference_energies_eV": refs,
+        "train_seconds": train_seconds,
+        "epochs": len(history),
         "history": history,
         # the baseline of the intrinsic variability: per-element energies fitted on the training labels
         "errors": error_tables(model, test, dipoles, species, molecules, reference=linear_reference(train, species)),
@@ -178,9 +210,14 @@ def run(cfg: dict, progress=print, evaluate_only: bool = False) -> dict:
 
         runs = {}
         for name in stab["molecules"]:
-            runs[name] = nve_stability(model, molecule(name), temperature=float(stab.get("temperature", 300.0)),
-                                       steps=int(stab.get("steps", 1000)), timestep=float(stab.get("timestep", 0.5)),
-                                       seed=cfg["seed"])
+            runs[name] = nve_stability(
+                model,
+                molecule(name),
+                temperature=float(stab.get("temperature", 300.0)),
+                steps=int(stab.get("steps", 1000)),
+                timestep=float(stab.get("timestep", 0.5)),
+                seed=cfg["seed"],
+            )
             progress(f"NVE {name}: {runs[name]['regime']}, max jump {runs[name]['max_jump_eV']:.2e} eV/atom")
         report["stability"] = runs
     (out_dir / "report.json").write_text(json.dumps(report, indent=1, default=float))
@@ -194,14 +231,17 @@ def report_markdown(report: dict) -> str:
     intr, st, dy = e["intrinsic"], e["static"], e["dynamic"]
     t = report["config"]["training"]
     lines = [
-        "# eMLP test report", "",
+        "# eMLP test report",
+        "",
         f"Training: {report['frames']['train']} frames ({report['frames']['validation']} validation), "
         f"{report['epochs']} epochs in {report['train_seconds'] / 60:.1f} min, augmentation fraction "
         f"{t['augment_fraction']}; test: {report['frames']['test']} frames of the unseen molecules "
         f"{', '.join(report['test_molecules'])}. Errors are absolute errors per atom (energy) or per Cartesian "
         "component (forces, polarizability); the intrinsic variability is the MAE of a constant model (the mean), "
-        "energies taken relative to per-element energies fitted on the training labels.", "",
-        "## Static errors (pairs at the Boys centres; seed Table 4)", "",
+        "energies taken relative to per-element energies fitted on the training labels.",
+        "",
+        "## Static errors (pairs at the Boys centres; seed Table 4)",
+        "",
         "| | energy [meV/atom] | forces [meV/angstrom] | electron pair forces [meV/angstrom] |",
         "|---|---|---|---|",
         f"| intrinsic variability (MAE) | {intr['energy_meV_per_atom']:.1f} | {intr['forces_meV_per_A']:.1f} | "
@@ -209,8 +249,10 @@ def report_markdown(report: dict) -> str:
         f"| MAE | {st['energy_meV_per_atom']['mae']:.2f} | {st['forces_meV_per_A']['mae']:.1f} | "
         f"{st['pair_forces_meV_per_A']['mae']:.1f} |",
         f"| median error | {st['energy_meV_per_atom']['median']:.2f} | {st['forces_meV_per_A']['median']:.1f} | "
-        f"{st['pair_forces_meV_per_A']['median']:.1f} |", "",
-        "## Dynamic errors (pairs relaxed; seed Table 5)", "",
+        f"{st['pair_forces_meV_per_A']['median']:.1f} |",
+        "",
+        "## Dynamic errors (pairs relaxed; seed Table 5)",
+        "",
         "| | energy [meV/atom] | forces [meV/angstrom] | dipole norm [Debye] | polarizability [bohr^3] |",
         "|---|---|---|---|---|",
     ]
@@ -228,14 +270,23 @@ def report_markdown(report: dict) -> str:
         f"| error rate (failed relaxations) | | {100 * dy['error_rate']:.1f} % of {dy['frames']} | | {pol_rate} |",
     ]
     if pol and pol["isotropic_bohr3"]:
-        lines += ["", "Isotropic polarizabilities (eMLP / reference, bohr^3): " + ", ".join(
-            f"{a:.2f} / {b:.2f}" for a, b in pol["isotropic_bohr3"])]
+        lines += [
+            "",
+            "Isotropic polarizabilities (eMLP / reference, bohr^3): "
+            + ", ".join(f"{a:.2f} / {b:.2f}" for a, b in pol["isotropic_bohr3"]),
+        ]
     if "stability" in report:
-        lines += ["", "## NVE stability (seed Figure 4 criteria)", "",
-                  "| molecule | atoms | steps x fs | drift [eV/fs per atom] | max jump [eV per atom] | regime |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## NVE stability (seed Figure 4 criteria)",
+            "",
+            "| molecule | atoms | steps x fs | drift [eV/fs per atom] | max jump [eV per atom] | regime |",
+            "|---|---|---|---|---|---|",
+        ]
         for name, r in report["stability"].items():
             regime = r["regime"] + (f" at step {r['failed_step']}" if r["regime"] == "failed" else "")
-            lines.append(f"| {name} | {r['atoms']} | {r['steps']} x {r['timestep_fs']} | {r['slope_eV_per_fs']:.2e} | "
-                         f"{r['max_jump_eV']:.2e} | {regime} |")
+            lines.append(
+                f"| {name} | {r['atoms']} | {r['steps']} x {r['timestep_fs']} | {r['slope_eV_per_fs']:.2e} | "
+                f"{r['max_jump_eV']:.2e} | {regime} |"
+            )
     return "\n".join(lines) + "\n"

@@ -41,8 +41,9 @@ class EMLPFrame:
             self.pair_forces = np.zeros_like(self.pairs)
         self.pair_forces = np.asarray(self.pair_forces, dtype=float).reshape(-1, 3)
         if len(self.numbers) != len(self.cores) or len(self.forces) != len(self.cores):
-            raise ValueError(f"frame has {len(self.cores)} cores, {len(self.numbers)} numbers, "
-                             f"{len(self.forces)} force rows")
+            raise ValueError(
+                f"frame has {len(self.cores)} cores, {len(self.numbers)} numbers, {len(self.forces)} force rows"
+            )
         if len(self.pair_forces) != len(self.pairs):
             raise ValueError(f"frame has {len(self.pairs)} pairs but {len(self.pair_forces)} pair-force rows")
 
@@ -86,12 +87,18 @@ def frames_from_atoms(frames) -> list[EMLPFrame]:
             if stress.shape == (6,):
                 xx, yy, zz, yz, xz, xy = stress
                 stress = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
-        out.append(EMLPFrame(
-            cores=positions[~is_pair], numbers=atoms.numbers[~is_pair], pairs=pairs, energy=energy,
-            forces=forces[~is_pair], pair_forces=pair_forces,
-            cell=np.asarray(atoms.cell[:]) if atoms.pbc.any() else None,
-            pbc=atoms.pbc.copy() if atoms.pbc.any() else None,
-            efield=np.asarray(atoms.info.get("efield", np.zeros(3)), dtype=float).reshape(3),
-            stress=stress.reshape(3, 3) if stress is not None else None,
-        ))
+        out.append(
+            EMLPFrame(
+                cores=positions[~is_pair],
+                numbers=atoms.numbers[~is_pair],
+                pairs=pairs,
+                energy=energy,
+                forces=forces[~is_pair],
+                pair_forces=pair_forces,
+                cell=np.asarray(atoms.cell[:]) if atoms.pbc.any() else None,
+                pbc=atoms.pbc.copy() if atoms.pbc.any() else None,
+                efield=np.asarray(atoms.info.get("efield", np.zeros(3)), dtype=float).reshape(3),
+                stress=stress.reshape(3, 3) if stress is not None else None,
+            )
+        )
     return out

@@ -108,13 +108,18 @@ def _lone_pair_directions(n: int, bond_dirs: list[np.ndarray]) -> list[np.ndarra
         return [np.cos(half) * s + np.sin(half) * p, np.cos(half) * s - np.sin(half) * p]
     q = np.cross(s, p)
     polar = np.pi - tetra  # angle from s of three tetrahedral directions around it
-    dirs = [np.cos(polar) * s + np.sin(polar) * (np.cos(a) * p + np.sin(a) * q)
-            for a in 2 * np.pi * np.arange(3) / 3]
+    dirs = [np.cos(polar) * s + np.sin(polar) * (np.cos(a) * p + np.sin(a) * q) for a in 2 * np.pi * np.arange(3) / 3]
     return dirs if n == 3 else dirs + [-s] * (n - 3)
 
 
-def lewis_pairs(positions, numbers, total_charge: int = 0, bond_scale: float = 1.25,
-                multiple_offset: float = 0.3, lone_pair_distance: float = 0.35) -> np.ndarray:
+def lewis_pairs(
+    positions,
+    numbers,
+    total_charge: int = 0,
+    bond_scale: float = 1.25,
+    multiple_offset: float = 0.3,
+    lone_pair_distance: float = 0.35,
+) -> np.ndarray:
     """Electron-pair guess (M, 3) in angstrom for cores at ``positions`` (angstrom)."""
     pos = np.asarray(positions, dtype=float).reshape(-1, 3)
     numbers = np.asarray(numbers, dtype=int).reshape(-1)

@@ -31,8 +31,15 @@ from .schnet import PRESETS, SchNet
 DEFAULT_GAMMA = 0.3928
 
 
-def build_config(species, preset: str = "table3", gamma: float = DEFAULT_GAMMA, ewald_alpha: Optional[float] = None,
-                 ewald_tol: float = 1e-10, seed: int = 0, **schnet) -> dict:
+def build_config(
+    species,
+    preset: str = "table3",
+    gamma: float = DEFAULT_GAMMA,
+    ewald_alpha: Optional[float] = None,
+    ewald_tol: float = 1e-10,
+    seed: int = 0,
+    **schnet,
+) -> dict:
     """A complete model configuration: elements, SchNet hyper-parameters (a preset, overridable), gamma.
 
     The default preset is the seed's Table 3 (F 512, G 128, N 32, T 4); ``small`` is a CPU-sized one."""
@@ -46,9 +53,15 @@ def build_config(species, preset: str = "table3", gamma: float = DEFAULT_GAMMA, 
     species = sorted({int(z) for z in species})
     for z in species:
         core_charge(z)  # raises for elements without a core charge
-    return {"species": species, "preset": preset, "schnet": params, "gamma": float(gamma),
-            "ewald_alpha": float(gamma if ewald_alpha is None else ewald_alpha), "ewald_tol": float(ewald_tol),
-            "seed": int(seed)}
+    return {
+        "species": species,
+        "preset": preset,
+        "schnet": params,
+        "gamma": float(gamma),
+        "ewald_alpha": float(gamma if ewald_alpha is None else ewald_alpha),
+        "ewald_tol": float(ewald_tol),
+        "seed": int(seed),
+    }
 
 
 class EMLPModel(nn.Module):
@@ -76,9 +89,14 @@ class EMLPModel(nn.Module):
         torch.manual_seed(int(config.get("seed", 0)))
         try:
             self.short_range = SchNet(
-                len(species) + 1, features=int(params["features"]), filters=int(params["filters"]),
-                n_basis=int(params["n_basis"]), n_interactions=int(params["n_interactions"]),
-                norm=float(params["norm"]), cutoff=float(params["cutoff"]), cutoff_width=float(params["cutoff_width"]),
+                len(species) + 1,
+                features=int(params["features"]),
+                filters=int(params["filters"]),
+                n_basis=int(params["n_basis"]),
+                n_interactions=int(params["n_interactions"]),
+                norm=float(params["norm"]),
+                cutoff=float(params["cutoff"]),
+                cutoff_width=float(params["cutoff_width"]),
             )
         finally:
             torch.random.set_rng_state(generator_state)
@@ -106,24 +124,37 @@ class EMLPModel(nn.Module):
                 raise ValueError("eMLP: structure contains an element the model was not trained for")
 
     @torch.jit.export
-    def energy_terms(self, core_positions: torch.Tensor, core_numbers: torch.Tensor, pair_positions: torch.Tensor,
-                     cell: torch.Tensor, pbc: torch.Tensor, efield: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def energy_terms(
+        self,
+        core_positions: torch.Tensor,
+        core_numbers: torch.Tensor,
+        pair_positions: torch.Tensor,
+        cell: torch.Tensor,
+        pbc: torch.Tensor,
+        efield: torch.Tensor,
+    ) -> Dict[str, torch.Tensor]:
         """Every term of eq. 3 (eV): short_range, coulomb, self, electrostatic (coulomb + self), field, reference."""
         self._check_species(core_numbers)
         periodic = bool(pbc.all())
         if bool(pbc.any()) and not periodic:
             raise ValueError("eMLP: only fully periodic (3D) or isolated systems are supported, not mixed pbc")
         positions = torch.cat([core_positions, pair_positions], dim=0)
-        q_pairs = torch.full((pair_positions.shape[0],), self.pair_charge, dtype=positions.dtype,
-                             device=positions.device)
+        q_pairs = torch.full(
+            (pair_positions.shape[0],), self.pair_charge, dtype=positions.dtype, device=positions.device
+        )
         charges = torch.cat([self.charge_table[core_numbers].to(positions.dtype), q_pairs])
-        species = torch.cat([self.species_index[core_numbers],
-                             torch.zeros(pair_positions.shape[0], dtype=torch.long, device=positions.device)])
+        species = torch.cat(
+            [
+                self.species_index[core_numbers],
+                torch.zeros(pair_positions.shape[0], dtype=torch.long, device=positions.device),
+            ]
+        )
         terms: Dict[str, torch.Tensor] = {}
         terms["short_range"] = self.short_range(positions, species, cell, periodic)
         if periodic:
-            terms["electrostatic"] = ewald_energy(positions, charges, cell, self.gamma, self.ewald_alpha,
-                                                  self.ewald_tol, self.k_e)
+            terms["electrostatic"] = ewald_energy(
+                positions, charges, cell, self.gamma, self.ewald_alpha, self.ewald_tol, self.k_e
+            )
         else:
             terms["coulomb"] = coulomb_energy(positions, charges, self.gamma, self.k_e)
             terms["self"] = self_energy(charges, self.gamma, self.k_e)
@@ -132,8 +163,15 @@ class EMLPModel(nn.Module):
         terms["reference"] = self.reference_table[core_numbers].to(positions.dtype).sum()
         return terms
 
-    def forward(self, core_positions: torch.Tensor, core_numbers: torch.Tensor, pair_positions: torch.Tensor,
-                cell: torch.Tensor, pbc: torch.Tensor, efield: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        core_positions: torch.Tensor,
+        core_numbers: torch.Tensor,
+        pair_positions: torch.Tensor,
+        cell: torch.Tensor,
+        pbc: torch.Tensor,
+        efield: torch.Tensor,
+    ) -> torch.Tensor:
         """E_eMLP of eq. 3 in eV (positions angstrom, cell rows angstrom, field V/angstrom)."""
         t = self.energy_terms(core_positions, core_numbers, pair_positions, cell, pbc, efield)
         return t["short_range"] + t["electrostatic"] + t["field"] + t["reference"]

@@ -38,8 +38,9 @@ def minimum_image_offsets(positions: torch.Tensor, cell: torch.Tensor) -> torch.
     return m @ cell
 
 
-def neighbor_pairs(positions: torch.Tensor, cell: torch.Tensor, periodic: bool,
-                   cutoff: float) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def neighbor_pairs(
+    positions: torch.Tensor, cell: torch.Tensor, periodic: bool, cutoff: float
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(i, j, r_ij vectors) of all ordered pairs closer than ``cutoff`` (angstrom).
 
     ``periodic`` False: ``cell`` is ignored; True: rows of ``cell`` are the lattice vectors and

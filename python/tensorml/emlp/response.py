@@ -33,8 +33,9 @@ from .electrostatics import K_E
 from .evaluate import Inputs
 
 #: Conversion of an IR intensity |dmu/dQ|^2 in e^2/amu to km/mol: N_A e^2 / (12 eps0 c^2 amu) / 1000 m.
-IR_INTENSITY_KM_PER_MOL = ase.units._Nav * ase.units._e ** 2 / (
-    12.0 * ase.units._eps0 * ase.units._c ** 2 * ase.units._amu) / 1000.0
+IR_INTENSITY_KM_PER_MOL = (
+    ase.units._Nav * ase.units._e**2 / (12.0 * ase.units._eps0 * ase.units._c**2 * ase.units._amu) / 1000.0
+)
 #: sqrt(eV / (angstrom^2 amu)) in s^-1 -> cm^-1.
 FREQUENCY_CM = np.sqrt(ase.units._e / (1e-20 * ase.units._amu)) / (2.0 * np.pi * ase.units._c * 100.0)
 
@@ -61,16 +62,22 @@ def extended_hessian(model, inputs: Inputs) -> HessianBlocks:
 
     def energy(x: torch.Tensor) -> torch.Tensor:
         cores = x[: 3 * n].reshape(n, 3)
-        pairs = x[3 * n: 3 * n + 3 * m].reshape(m, 3)
-        return model(cores, inputs.numbers, pairs, inputs.cell, inputs.pbc, x[3 * n + 3 * m:])
+        pairs = x[3 * n : 3 * n + 3 * m].reshape(m, 3)
+        return model(cores, inputs.numbers, pairs, inputs.cell, inputs.pbc, x[3 * n + 3 * m :])
 
     h = torch.autograd.functional.hessian(energy, x0.to(dtype)).detach().to(torch.float64).numpy()
     c = slice(0, 3 * n)
     p = slice(3 * n, 3 * n + 3 * m)
     e = slice(3 * n + 3 * m, 3 * n + 3 * m + 3)
-    return HessianBlocks(cc=h[c, c], cp=h[c, p], pp=h[p, p], ec=h[e, c], ep=h[e, p],
-                         cores=inputs.cores.detach().to(torch.float64).numpy(),
-                         pairs=inputs.pairs.detach().to(torch.float64).numpy())
+    return HessianBlocks(
+        cc=h[c, c],
+        cp=h[c, p],
+        pp=h[p, p],
+        ec=h[e, c],
+        ep=h[e, p],
+        cores=inputs.cores.detach().to(torch.float64).numpy(),
+        pairs=inputs.pairs.detach().to(torch.float64).numpy(),
+    )
 
 
 def _solve_positive(h: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
@@ -80,8 +87,10 @@ def _solve_positive(h: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
         factor = np.linalg.cholesky(h)
     except np.linalg.LinAlgError:
         lowest = np.linalg.eigvalsh(h)[0]
-        raise ValueError(f"{what} is not positive definite (lowest eigenvalue {lowest:.3g} eV/angstrom^2): "
-                         "the configuration is not a minimum") from None
+        raise ValueError(
+            f"{what} is not positive definite (lowest eigenvalue {lowest:.3g} eV/angstrom^2): "
+            "the configuration is not a minimum"
+        ) from None
     return np.linalg.solve(factor.T, np.linalg.solve(factor, b))
 
 
@@ -101,7 +110,7 @@ def rigid_modes(positions: np.ndarray, weights: np.ndarray | None = None) -> np.
     """
     x = np.asarray(positions, dtype=float).reshape(-1, 3)
     w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
-    centre = (w[:, None] ** 2 * x).sum(0) / (w ** 2).sum()
+    centre = (w[:, None] ** 2 * x).sum(0) / (w**2).sum()
     rel = x - centre
     vectors = []
     for a in range(3):
@@ -174,5 +183,5 @@ def ir_spectrum(blocks: HessianBlocks, numbers, masses=None) -> IRSpectrum:
     apt = atomic_polar_tensors(blocks)  # [N, a, b]
     dmu_dq = np.einsum("jab,jbk->ka", apt, cart.reshape(len(numbers), 3, -1))
     freqs = np.sign(evals) * np.sqrt(np.abs(evals)) * FREQUENCY_CM
-    intensities = IR_INTENSITY_KM_PER_MOL * (dmu_dq ** 2).sum(1)
+    intensities = IR_INTENSITY_KM_PER_MOL * (dmu_dq**2).sum(1)
     return IRSpectrum(freqs, intensities, cart.T.reshape(-1, len(numbers), 3))

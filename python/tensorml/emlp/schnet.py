@@ -26,10 +26,24 @@ from .neighbors import neighbor_pairs
 #: Architectures by name: features F, filters G, radial basis N, interactions T, normalisation J,
 #: cutoff r_cutoff and transition width r_delta (angstrom).
 PRESETS: Dict[str, Dict[str, float]] = {
-    "small": {"features": 32, "filters": 32, "n_basis": 16, "n_interactions": 2, "norm": 10.0,
-              "cutoff": 4.0, "cutoff_width": 0.5},
-    "table3": {"features": 512, "filters": 128, "n_basis": 32, "n_interactions": 4, "norm": 70.0,
-               "cutoff": 4.0, "cutoff_width": 0.5},
+    "small": {
+        "features": 32,
+        "filters": 32,
+        "n_basis": 16,
+        "n_interactions": 2,
+        "norm": 10.0,
+        "cutoff": 4.0,
+        "cutoff_width": 0.5,
+    },
+    "table3": {
+        "features": 512,
+        "filters": 128,
+        "n_basis": 32,
+        "n_interactions": 4,
+        "norm": 70.0,
+        "cutoff": 4.0,
+        "cutoff_width": 0.5,
+    },
 }
 
 
@@ -56,8 +70,9 @@ class Interaction(nn.Module):
         self.update_1 = nn.Linear(filters, filters)  # ~D^{GxG}
         self.update_2 = nn.Linear(filters, features)  # D^{FxG}
 
-    def forward(self, h: torch.Tensor, basis: torch.Tensor, fcut: torch.Tensor, i: torch.Tensor,
-                j: torch.Tensor, norm: float) -> torch.Tensor:
+    def forward(
+        self, h: torch.Tensor, basis: torch.Tensor, fcut: torch.Tensor, i: torch.Tensor, j: torch.Tensor, norm: float
+    ) -> torch.Tensor:
         w = shifted_softplus(self.filter_2(shifted_softplus(self.filter_1(basis))))
         messages = self.atom_to_filter(h)[j] * w * fcut.unsqueeze(1)
         m = torch.zeros((h.shape[0], messages.shape[1]), dtype=h.dtype, device=h.device)
@@ -68,8 +83,17 @@ class Interaction(nn.Module):
 class SchNet(nn.Module):
     """Short-range energy of eqs. 14-24 for particles of ``n_species`` kinds (0 = electron pair)."""
 
-    def __init__(self, n_species: int, features: int = 32, filters: int = 32, n_basis: int = 16,
-                 n_interactions: int = 2, norm: float = 10.0, cutoff: float = 4.0, cutoff_width: float = 0.5):
+    def __init__(
+        self,
+        n_species: int,
+        features: int = 32,
+        filters: int = 32,
+        n_basis: int = 16,
+        n_interactions: int = 2,
+        norm: float = 10.0,
+        cutoff: float = 4.0,
+        cutoff_width: float = 0.5,
+    ):
         super().__init__()
         if not 0.0 < cutoff_width <= cutoff:
             raise ValueError(f"cutoff_width {cutoff_width} must lie in (0, cutoff={cutoff}] angstrom")
@@ -84,8 +108,9 @@ class SchNet(nn.Module):
         self.register_buffer("centers", torch.linspace(0.0, cutoff, n_basis))
         self.sigma = float(cutoff) / n_basis
 
-    def particle_energies(self, positions: torch.Tensor, species: torch.Tensor, cell: torch.Tensor,
-                          periodic: bool) -> torch.Tensor:
+    def particle_energies(
+        self, positions: torch.Tensor, species: torch.Tensor, cell: torch.Tensor, periodic: bool
+    ) -> torch.Tensor:
         """eps_i of eq. 23 (eV) for every particle; ``species`` [P] int64 (0 = pair)."""
         i, j, vectors = neighbor_pairs(positions, cell, periodic, self.cutoff)
         r2 = (vectors * vectors).sum(-1)
@@ -98,8 +123,9 @@ class SchNet(nn.Module):
         h = shifted_softplus(self.out_2(shifted_softplus(self.out_1(h))))
         return self.out_3(h).squeeze(1)
 
-    def forward(self, positions: torch.Tensor, species: torch.Tensor, cell: torch.Tensor,
-                periodic: bool) -> torch.Tensor:
+    def forward(
+        self, positions: torch.Tensor, species: torch.Tensor, cell: torch.Tensor, periodic: bool
+    ) -> torch.Tensor:
         """E_short-range of eq. 24 (eV)."""
         return self.particle_energies(positions, species, cell, periodic).sum()
 

@@ -38,8 +38,16 @@ def conserved_energy_metrics(times_fs: np.ndarray, e_cons: np.ndarray) -> dict:
     return {"slope_eV_per_fs": slope, "max_jump_eV": jump, "regime": classify(jump)}
 
 
-def nve_stability(model, atoms, temperature: float = 300.0, steps: int = 1000, timestep: float = 0.5,
-                  skip: int = 10, seed: int = 0, fmax: float = 1e-3) -> dict:
+def nve_stability(
+    model,
+    atoms,
+    temperature: float = 300.0,
+    steps: int = 1000,
+    timestep: float = 0.5,
+    skip: int = 10,
+    seed: int = 0,
+    fmax: float = 1e-3,
+) -> dict:
     """Run NVE MD of ``atoms`` (ASE, angstrom) with eMLP ``model`` and return the Figure-4 metrics."""
     from ase import units
     from ase.md.verlet import VelocityVerlet
@@ -65,10 +73,16 @@ def nve_stability(model, atoms, temperature: float = 300.0, steps: int = 1000, t
             dyn.run(1)
             record()
     except RelaxationError as err:
-        out.update(regime="failed", failed_step=len(energies), reason=str(err), slope_eV_per_fs=float("nan"),
-                   max_jump_eV=float("nan"))
+        out.update(
+            regime="failed",
+            failed_step=len(energies),
+            reason=str(err),
+            slope_eV_per_fs=float("nan"),
+            max_jump_eV=float("nan"),
+        )
         return out
     e = np.array(energies[skip:])
     out.update(conserved_energy_metrics(timestep * np.arange(skip, skip + len(e)), e))
     out["mean_relax_iterations"] = float(np.mean(iterations))
+    out["recovered_relaxations"] = dict(atoms.calc.engine.recovered)  # stalls near fmax, polished or accepted
     return out

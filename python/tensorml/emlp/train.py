@@ -37,18 +37,29 @@ def validation_cost(model, frames: Sequence[EMLPFrame], weights: CostWeights = C
     """Mean eq.-31 cost (static: pairs at their reference positions) over ``frames``, in batches of 16."""
     total = 0.0
     for start in range(0, len(frames), 16):
-        batch = list(frames[start:start + 16])
+        batch = list(frames[start : start + 16])
         cost, _ = emlp_cost(model, batch, weights)
         total += float(cost.detach()) * len(batch)
     return total / len(frames)
 
 
-def train_emlp(model, frames: Sequence[EMLPFrame], *, epochs: int, lr: float = 3e-4, batch_size: int = 8,
-               weights: CostWeights = CostWeights(), hydrides: Optional[dict] = None,
-               augment_fraction: float = 0.0, augment_options: AugmentOptions = AugmentOptions(),
-               halving_epochs: Optional[int] = None, seed: int = 0,
-               validation: Optional[Sequence[EMLPFrame]] = None, max_minutes: Optional[float] = None,
-               log: Optional[Callable[[dict], None]] = None) -> list[float]:
+def train_emlp(
+    model,
+    frames: Sequence[EMLPFrame],
+    *,
+    epochs: int,
+    lr: float = 3e-4,
+    batch_size: int = 8,
+    weights: CostWeights = CostWeights(),
+    hydrides: Optional[dict] = None,
+    augment_fraction: float = 0.0,
+    augment_options: AugmentOptions = AugmentOptions(),
+    halving_epochs: Optional[int] = None,
+    seed: int = 0,
+    validation: Optional[Sequence[EMLPFrame]] = None,
+    max_minutes: Optional[float] = None,
+    log: Optional[Callable[[dict], None]] = None,
+) -> list[float]:
     """Train ``model`` in place; returns the mean eq.-31 cost of every epoch (before its updates).
 
     With ``validation`` frames the weights with the lowest validation cost are kept at the end;
@@ -70,7 +81,7 @@ def train_emlp(model, frames: Sequence[EMLPFrame], *, epochs: int, lr: float = 3
         order = rng.permutation(len(frames))
         costs = []
         for start in range(0, len(order), batch_size):
-            batch = [frames[i] for i in order[start:start + batch_size]]
+            batch = [frames[i] for i in order[start : start + batch_size]]
             n_aug = int(round(augment_fraction * len(batch)))
             for k in rng.choice(len(batch), size=n_aug, replace=False):
                 try:
@@ -107,7 +118,8 @@ def set_absolute_references(model, hydrides: dict) -> dict:
     model.reference_table.zero_()
     labels = element_reference_energies({z: f.energy for z, f in hydrides.items()})
     predicted = element_reference_energies(
-        {z: float(predict(model, f, stress=False, create_graph=False)["energy"]) for z, f in hydrides.items()})
+        {z: float(predict(model, f, stress=False, create_graph=False)["energy"]) for z, f in hydrides.items()}
+    )
     shifts = {z: labels[z] - predicted[z] for z in labels}
     model.set_reference_energies(shifts)
     return shifts

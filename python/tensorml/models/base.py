@@ -60,6 +60,8 @@ class PerAtomModel(torch.nn.Module):
         self.species = [int(z) for z in species]
         self.cutoff = float(cutoff)
         self.message_passing_layers = int(message_passing_layers)
+        #: closest approach (angstrom) engines accept; None = the contract's default
+        self.min_distance: float | None = None
 
     def provides(self) -> list[str]:
         """Per-atom quantities (keys of :data:`OUTPUTS_OF`) that ``forward`` returns."""

@@ -52,8 +52,10 @@ class ElementMLP(torch.nn.Module):
         self.n_out = int(n_out)
         self.n_species = int(n_species)
         self.layers = torch.nn.ModuleList(
-            [ElementLinear(sizes[k], sizes[k + 1], n_species, zero=zero_last and k == len(sizes) - 2)
-             for k in range(len(sizes) - 1)]
+            [
+                ElementLinear(sizes[k], sizes[k + 1], n_species, zero=zero_last and k == len(sizes) - 2)
+                for k in range(len(sizes) - 1)
+            ]
         )
 
     def forward(self, x: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
@@ -98,8 +100,9 @@ def system_sum(values: torch.Tensor, batch: torch.Tensor, n_systems: int) -> tor
     return torch.zeros(shape, dtype=values.dtype, device=values.device).index_add(0, batch, values)
 
 
-def edges_cross_images(graph_positions: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor,
-                       n_local: int) -> bool:
+def edges_cross_images(
+    graph_positions: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+) -> bool:
     """True when the graph is not one whole isolated system: periodic images or ghost atoms.
 
     An edge whose vector differs from positions[j] - positions[i] joins an atom to a periodic

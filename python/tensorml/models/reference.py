@@ -38,6 +38,8 @@ DEFAULT_CHARGES = {1: 0.4238, 8: -0.8476}
 
 class ReferenceDipoleModel(PerAtomModel):
     model_type = "reference"
+    #: the plumbing model has no repulsion (hot test MD brings atoms to ~0.09 angstrom): a low floor
+    MIN_DISTANCE = 0.01
 
     def __init__(
         self,
@@ -48,6 +50,7 @@ class ReferenceDipoleModel(PerAtomModel):
         seed: int = 0,
     ):
         super().__init__(list(species), cutoff, message_passing_layers=1)
+        self.min_distance = self.MIN_DISTANCE
         charges = dict(DEFAULT_CHARGES if charges is None else charges)
         self.n_species = len(self.species)
         self.n_basis = int(n_basis)
@@ -62,9 +65,7 @@ class ReferenceDipoleModel(PerAtomModel):
         npair = self.n_species * self.n_species
 
         def param(*shape, scale=1.0, shift=0.0):
-            return torch.nn.Parameter(
-                torch.randn(*shape, generator=gen, dtype=torch.float64) * scale + shift
-            )
+            return torch.nn.Parameter(torch.randn(*shape, generator=gen, dtype=torch.float64) * scale + shift)
 
         self.w_energy = param(npair, n_basis, scale=0.5, shift=-2.0)  # softplus: > 0
         self.w_density = param(npair, n_basis, scale=0.3)

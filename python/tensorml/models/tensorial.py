@@ -212,8 +212,12 @@ class TensorialModel(PerAtomModel):
 
         permanent: Optional[torch.Tensor] = None
         if self.dipole_head is not None:
-            if ("dipole" in requested or "charges" in requested or "atomic_dipoles" in requested
-                    or (field_on and want_energy)):
+            if (
+                "dipole" in requested
+                or "charges" in requested
+                or "atomic_dipoles" in requested
+                or (field_on and want_energy)
+            ):
                 d = self.dipole_head(features, graph)
                 permanent = d["dipole"]
                 dipole = d["dipole"]

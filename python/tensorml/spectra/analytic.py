@@ -59,8 +59,15 @@ def harmonic_band_intensity(dMdQ_e_per_sqrt_amu, volume_A3: float | None = None)
     return base / (volume_A3 * 1.0e-30) * 1.0e-4
 
 
-def rigid_rotors(n_rotors: int, inertia_amu_A2: float, temperature: float, dt_fs: float, n_frames: int,
-                 mu: float = 1.0, seed: int = 0):
+def rigid_rotors(
+    n_rotors: int,
+    inertia_amu_A2: float,
+    temperature: float,
+    dt_fs: float,
+    n_frames: int,
+    mu: float = 1.0,
+    seed: int = 0,
+):
     """Unit dipoles times mu of n free linear rotors: array (T, n, 3) (e*angstrom), and their speeds (rad/fs)."""
     kT = kT_amu_A2_fs2(temperature)
     q = (np.arange(n_rotors) + 0.5) / n_rotors

@@ -146,8 +146,7 @@ class Context:
         """
         ipi_T = self.ipi.temperature if self.ipi is not None else None
         if ipi_T and given is not None and abs(given - ipi_T) > 1e-6 * given:
-            raise ValueError(f"mismatched temperatures: --temperature {given:g} K but {self.ipi.path} says "
-                             f"{ipi_T:g} K")
+            raise ValueError(f"mismatched temperatures: --temperature {given:g} K but {self.ipi.path} says {ipi_T:g} K")
         if ipi_T:
             return ipi_T, f"{self.ipi.path} <ensemble><temperature>" + (" = --temperature" if given else "")
         log_T = None
@@ -156,8 +155,9 @@ class Context:
             log_T = self.log.temperature(*rng)
         if given is not None:
             if log_T and abs(log_T[0] - given) > 0.1 * given:
-                self.notes["warning: temperature"] = (f"--temperature {given:g} K, but the log says {log_T[0]:.4g} K "
-                                                      f"({log_T[1]})")
+                self.notes["warning: temperature"] = (
+                    f"--temperature {given:g} K, but the log says {log_T[0]:.4g} K ({log_T[1]})"
+                )
             return given, "--temperature"
         if log_T:
             return log_T[0], log_T[1]
@@ -180,8 +180,9 @@ class Context:
         fdt = stride * dt
         for v, s in self.frame_dt:
             if _rel_diff(v, fdt) > 1e-6:
-                raise ValueError(f"mismatched time steps: frames every {v:g} fs in {s} but every {fdt:g} fs in "
-                                 f"{source}")
+                raise ValueError(
+                    f"mismatched time steps: frames every {v:g} fs in {s} but every {fdt:g} fs in {source}"
+                )
         self.frame_dt.append((fdt, source))
         return fdt
 
@@ -217,7 +218,8 @@ class Context:
             frames = list(lammps_reader.iter_dump(path))
             units = frames[0].units
             return float(np.mean([f.volume for f in frames])) * self._lammps_length3(
-                units, f"{path} (ITEM: UNITS)" if units else "")
+                units, f"{path} (ITEM: UNITS)" if units else ""
+            )
         if kind == "lammps-log":
             log = lammps_reader.read_log(path)
             if log.volume is None:
@@ -294,8 +296,9 @@ def load_global(spec: str, quantity: str, ctx: Context) -> Series:
         kind = resolve_kind(path, ctx.opts)
         if kind == "lammps-ave":
             ave = lammps_reader.read_ave_time(path)
-            cols = lammps_reader.resolve_columns(ave.names, quantity, "global", ctx.opts.columns.get(quantity),
-                                                 ctx.log, ctx.opts.compute_id)
+            cols = lammps_reader.resolve_columns(
+                ave.names, quantity, "global", ctx.opts.columns.get(quantity), ctx.log, ctx.opts.compute_id
+            )
             units = ctx.lammps_units()
             vals = ave.columns(cols) * ctx.lammps_factor(quantity, units)
             steps = ave.steps
@@ -320,8 +323,9 @@ def load_global(spec: str, quantity: str, ctx: Context) -> Series:
                 stride = check_steps(steps, path)
                 ctx.md_dt.append((arr.dt_fs / stride, f"{path} (time column)"))
             if arr.unit is not None and arr.unit != ctx.opts.array_units:
-                raise ValueError(f"{path} says its units are {arr.unit!r}, "
-                                 f"but --array-units is {ctx.opts.array_units!r}")
+                raise ValueError(
+                    f"{path} says its units are {arr.unit!r}, but --array-units is {ctx.opts.array_units!r}"
+                )
         else:
             raise ValueError(f"{path}: a {kind} file does not hold a {quantity} series")
         vals = np.asarray(vals, dtype=float)
@@ -339,7 +343,7 @@ def load_global(spec: str, quantity: str, ctx: Context) -> Series:
         steps, vals = per_bead[0]
     shape = SHAPES[quantity]
     beads = vals.ndim == 2 + len(shape)
-    if vals.shape[-len(shape):] != shape or vals.ndim not in (1 + len(shape), 2 + len(shape)):
+    if vals.shape[-len(shape) :] != shape or vals.ndim not in (1 + len(shape), 2 + len(shape)):
         raise ValueError(f"{spec}: {quantity} of shape {vals.shape[1:]} per frame, expected {shape}")
     check_finite(vals, spec, steps)
     if beads:

@@ -78,7 +78,8 @@ def blockwise_spectra(
         for sl in block_slices(n, settings.blocks):
             corr = correlate({k: np.asarray(v)[sl] for k, v in run.items()}, max_lag)
             for name, c in corr.items():
-                omega, s = spectral_density(c, settings.dt_fs, settings.window, settings.window_param,
-                                            settings.zero_pad)
+                omega, s = spectral_density(
+                    c, settings.dt_fs, settings.window, settings.window_param, settings.zero_pad
+                )
                 out.setdefault(name, []).append(s)
     return omega, {k: np.asarray(v) for k, v in out.items()}, max_lag

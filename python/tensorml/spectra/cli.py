@@ -29,18 +29,29 @@ def _settings(args, ctx: Context, dt_fs: float, default_qcf: str, steps=None) ->
     T, source = ctx.temperature(args.temperature, steps)
     why = _needs_temperature(args, qcf)
     if T is None and why:
-        raise ValueError(f"the temperature is unknown, and {why} need(s) it: give --temperature (K), or a "
-                         "--lammps-log with a Temp thermo column, or the --ipi-input")
+        raise ValueError(
+            f"the temperature is unknown, and {why} need(s) it: give --temperature (K), or a "
+            "--lammps-log with a Temp thermo column, or the --ipi-input"
+        )
     if T is not None:
         ctx.notes["temperature source"] = source
     nyquist = 1.0 / (2.0 * SPEED_OF_LIGHT_CM_PER_FS * dt_fs)
     if args.max_freq and nyquist < args.max_freq:
-        ctx.notes["warning: sampling"] = (f"frames every {dt_fs:g} fs resolve up to {nyquist:.0f} cm^-1 (Nyquist), "
-                                          f"below --max-freq {args.max_freq:g}; faster modes alias")
-    return SpectralSettings(dt_fs=dt_fs, corr_length_fs=args.corr_length, window=args.window,
-                            window_param=args.window_param, zero_pad=args.zero_pad, blocks=args.blocks,
-                            max_wavenumber=min(args.max_freq, nyquist) if args.max_freq else None,
-                            qcf=qcf, temperature=T)
+        ctx.notes["warning: sampling"] = (
+            f"frames every {dt_fs:g} fs resolve up to {nyquist:.0f} cm^-1 (Nyquist), "
+            f"below --max-freq {args.max_freq:g}; faster modes alias"
+        )
+    return SpectralSettings(
+        dt_fs=dt_fs,
+        corr_length_fs=args.corr_length,
+        window=args.window,
+        window_param=args.window_param,
+        zero_pad=args.zero_pad,
+        blocks=args.blocks,
+        max_wavenumber=min(args.max_freq, nyquist) if args.max_freq else None,
+        qcf=qcf,
+        temperature=T,
+    )
 
 
 def _meta(ctx: Context, sources, extra=None) -> dict[str, str]:
@@ -99,8 +110,17 @@ def _ir(args, ctx: Context):
     if unit == "auto":
         unit = "cm-1" if volume else "km/mol"
     meta = _meta(ctx, specs, {"input": kind})
-    return ir_spectrum(runs, settings, route=route, unit=unit, volume=volume, n_molecules=args.molecules,
-                       part_names=names.get("parts"), auto_cross=args.auto_cross, meta=meta)
+    return ir_spectrum(
+        runs,
+        settings,
+        route=route,
+        unit=unit,
+        volume=volume,
+        n_molecules=args.molecules,
+        part_names=names.get("parts"),
+        auto_cross=args.auto_cross,
+        meta=meta,
+    )
 
 
 def _raman(args, ctx: Context):
@@ -110,8 +130,14 @@ def _raman(args, ctx: Context):
     settings = _settings(args, ctx, series[0].dt_fs, "harmonic", series[0].steps)
     scale = args.scale or ("cross-section" if args.laser else "lineshape")
     meta = _meta(ctx, args.polarizability)
-    return raman_spectrum([{"polarizability": s.values} for s in series], settings, scale=scale,
-                          laser_cm1=args.laser, n_molecules=args.molecules, meta=meta)
+    return raman_spectrum(
+        [{"polarizability": s.values} for s in series],
+        settings,
+        scale=scale,
+        laser_cm1=args.laser,
+        n_molecules=args.molecules,
+        meta=meta,
+    )
 
 
 def _vdos(args, ctx: Context):
@@ -130,7 +156,11 @@ def _vdos(args, ctx: Context):
         raise ValueError("the VDOS is classical: --qcf does not apply")
     settings = _settings(args, ctx, runs[0].dt_fs, "none", runs[0].steps)
     meta = _meta(ctx, specs)
-    return vdos_spectrum([{"velocities": r.data["velocities"]} for r in runs], atoms.masses, settings,
-                         part_index=None if part is None else part[1], part_names=None if part is None else part[0],
-                         meta=meta)
-
+    return vdos_spectrum(
+        [{"velocities": r.data["velocities"]} for r in runs],
+        atoms.masses,
+        settings,
+        part_index=None if part is None else part[1],
+        part_names=None if part is None else part[0],
+        meta=meta,
+    )

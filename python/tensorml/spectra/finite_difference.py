@@ -58,9 +58,11 @@ def wavenumber_at(level: float, dt_fs: float) -> float:
 def describe(dt_fs: float, source: str) -> str:
     """Header text: how velocities were obtained and how much the central difference attenuates."""
     nu10 = wavenumber_at(0.9, dt_fs)
-    return (f"central differences of unwrapped positions ({source}), v(t) = [r(t+dt) - r(t-dt)]/(2 dt) with "
-            f"dt = {dt_fs:g} fs between frames; first and last frames dropped; amplitudes scaled by "
-            f"sin(w dt)/(w dt) (spectra by its square): -10% at {nu10:.0f} cm^-1")
+    return (
+        f"central differences of unwrapped positions ({source}), v(t) = [r(t+dt) - r(t-dt)]/(2 dt) with "
+        f"dt = {dt_fs:g} fs between frames; first and last frames dropped; amplitudes scaled by "
+        f"sin(w dt)/(w dt) (spectra by its square): -10% at {nu10:.0f} cm^-1"
+    )
 
 
 def cell_widths(cellpar) -> np.ndarray:
@@ -91,9 +93,11 @@ def check_unwrapped(positions, min_width: float | None, what: str, steps=None) -
     if bad.size:
         k = int(bad[0])
         where = f"steps {int(steps[k])} -> {int(steps[k + 1])}" if steps is not None else f"frames {k} -> {k + 1}"
-        raise ValueError(f"{what}: an atom moves {jump[k]:.3g} angstrom between {where}, more than half the cell "
-                         f"width {min_width:.3g}: wrapped positions? velocities need unwrapped ones (LAMMPS: dump "
-                         "xu yu zu; i-PI writes unwrapped positions) or dumped velocities")
+        raise ValueError(
+            f"{what}: an atom moves {jump[k]:.3g} angstrom between {where}, more than half the cell "
+            f"width {min_width:.3g}: wrapped positions? velocities need unwrapped ones (LAMMPS: dump "
+            "xu yu zu; i-PI writes unwrapped positions) or dumped velocities"
+        )
 
 
 class StreamingDifferences:

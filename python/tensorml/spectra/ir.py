@@ -85,8 +85,15 @@ def bec_to_apt(bec) -> np.ndarray:
     return np.swapaxes(bec.reshape(bec.shape[:-2] + (n, 3, 3)), -1, -2)
 
 
-def ir_intensity(omega, s, route: str, settings: SpectralSettings, unit: str = "cm-1",
-                 volume: float | None = None, n_molecules: float = 1.0) -> np.ndarray:
+def ir_intensity(
+    omega,
+    s,
+    route: str,
+    settings: SpectralSettings,
+    unit: str = "cm-1",
+    volume: float | None = None,
+    n_molecules: float = 1.0,
+) -> np.ndarray:
     """Turn windowed correlation spectra into IR intensities (see the module docstring).
 
     omega: rad/fs.  s: spectra of <M.M> ((e A)^2 fs, route 'dipole') or of <dM/dt . dM/dt>
@@ -215,14 +222,18 @@ def ir_spectrum(
         columns[k], errors[k] = mean_and_error(v[:, keep])
 
     header = {
-        "quantity": ("n(w) alpha(w): Beer-Lambert absorption coefficient times refractive index"
-                     if unit == "cm-1" else
-                     "sigma(w) = n alpha V N_A / N_mol: molar absorption cross section (Napierian)"
-                     + ("; TRAVIS convention, times T" if unit == "K*km/mol" else "")
-                     + ("; arbitrary units (max = 1)" if unit == "arb" else "")),
-        "formula": ("n alpha = beta w^2/(6 V c eps0) F(x) int <M(0).M(t)> exp(-iwt) dt (APTNN seed eq. 1)"
-                    if route == "dipole" else
-                    "n alpha = beta/(6 V c eps0) F(x) int <dM/dt(0).dM/dt(t)> exp(-iwt) dt (APTNN seed eqs. 2-4)"),
+        "quantity": (
+            "n(w) alpha(w): Beer-Lambert absorption coefficient times refractive index"
+            if unit == "cm-1"
+            else "sigma(w) = n alpha V N_A / N_mol: molar absorption cross section (Napierian)"
+            + ("; TRAVIS convention, times T" if unit == "K*km/mol" else "")
+            + ("; arbitrary units (max = 1)" if unit == "arb" else "")
+        ),
+        "formula": (
+            "n alpha = beta w^2/(6 V c eps0) F(x) int <M(0).M(t)> exp(-iwt) dt (APTNN seed eq. 1)"
+            if route == "dipole"
+            else "n alpha = beta/(6 V c eps0) F(x) int <dM/dt(0).dM/dt(t)> exp(-iwt) dt (APTNN seed eqs. 2-4)"
+        ),
         "route": ("dipole autocorrelation" if route == "dipole" else "dipole-derivative autocorrelation"),
         "qcf": qcf_mod.describe(settings.qcf) + "; F(x) = Q(x)(1-exp(-x))/x",
         "temperature": f"{settings.temperature:g} K" if settings.temperature else "not given",
@@ -233,10 +244,12 @@ def ir_spectrum(
         header["molecules"] = f"{n_molecules:g} (intensities per mole of these)"
     header.update(settings.header(max_lag, n_blocks))
     if has_parts:
-        header["decomposition"] = ("each part: symmetrised <p_g(0).total(t)>, the parts sum exactly to the total"
-                                   + ("; _auto: <p_g(0).p_g(t)>, _cross: the rest" if auto_cross else ""))
+        header["decomposition"] = "each part: symmetrised <p_g(0).total(t)>, the parts sum exactly to the total" + (
+            "; _auto: <p_g(0).p_g(t)>, _cross: the rest" if auto_cross else ""
+        )
     if "intra" in spectra:
         header["intra/inter"] = "intra: sum over molecules of <m(0).m(t)>; inter: total - intra"
     header.update(meta or {})
-    return Spectrum("ir", wn[keep], columns, errors, IR_UNITS[unit], density=unit in ("km/mol", "K*km/mol"),
-                    meta=header)
+    return Spectrum(
+        "ir", wn[keep], columns, errors, IR_UNITS[unit], density=unit in ("km/mol", "K*km/mol"), meta=header
+    )

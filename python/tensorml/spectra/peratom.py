@@ -97,8 +97,9 @@ def _dump_atoms(frame, opts) -> Atoms:
 
 def _try_columns(names, quantity: str, ctx: Context) -> list[str] | None:
     try:
-        return lammps_reader.resolve_columns(names, quantity, "peratom", ctx.opts.columns.get(quantity), ctx.log,
-                                             ctx.opts.compute_id)
+        return lammps_reader.resolve_columns(
+            names, quantity, "peratom", ctx.opts.columns.get(quantity), ctx.log, ctx.opts.compute_id
+        )
     except ValueError:
         return None
 
@@ -113,8 +114,10 @@ def _dump_motion_columns(names, ctx: Context, spec: str, from_positions: bool) -
         if all(c in names for c in UNWRAPPED):
             return list(UNWRAPPED), True
         wrapped = " (x y z are wrapped: they jump at the box boundary)" if "x" in names else ""
-        raise ValueError(f"{spec}: no velocities (vx vy vz) and no unwrapped positions (xu yu zu) among the "
-                         f"columns {' '.join(names)}{wrapped}; dump vx vy vz or xu yu zu")
+        raise ValueError(
+            f"{spec}: no velocities (vx vy vz) and no unwrapped positions (xu yu zu) among the "
+            f"columns {' '.join(names)}{wrapped}; dump vx vy vz or xu yu zu"
+        )
     if "velocities" in cols:
         return lammps_reader.parse_column_spec(cols["velocities"], names), False
     return ["vx", "vy", "vz"], False
@@ -159,8 +162,9 @@ def load_atoms_lammps(spec: str, ctx: Context, need_apt: bool, make_reducer, fro
             if need_apt and "apt" not in ctx.opts.columns and ctx.opts.estimator == "trpmd" and not from_positions:
                 pv_cols = _try_columns(f0.names, "apt_velocity", ctx)
             if need_apt and pv_cols is None:
-                apt_cols = lammps_reader.resolve_columns(f0.names, "apt", "peratom", ctx.opts.columns.get("apt"),
-                                                         ctx.log, ctx.opts.compute_id)
+                apt_cols = lammps_reader.resolve_columns(
+                    f0.names, "apt", "peratom", ctx.opts.columns.get("apt"), ctx.log, ctx.opts.compute_id
+                )
             if pv_cols is None:
                 motion_cols, positions = _dump_motion_columns(f0.names, ctx, spec, from_positions)
             else:
@@ -225,8 +229,18 @@ def _read_ipi_motion(spec: str, ctx: Context, positions: bool):
     steps, x = _stack_beads([(t.steps, t.converted()) for t in trajs], spec)
     if not positions:
         return trajs[0], steps, x
-    widths = fd.cell_widths(np.column_stack([trajs[0].cell_abc[:, :3] * ipi_reader.unit_factor(
-        "length", trajs[0].cell_unit), trajs[0].cell_abc[:, 3:]])) if np.all(np.isfinite(trajs[0].cell_abc)) else None
+    widths = (
+        fd.cell_widths(
+            np.column_stack(
+                [
+                    trajs[0].cell_abc[:, :3] * ipi_reader.unit_factor("length", trajs[0].cell_unit),
+                    trajs[0].cell_abc[:, 3:],
+                ]
+            )
+        )
+        if np.all(np.isfinite(trajs[0].cell_abc))
+        else None
+    )
     check_finite(x, spec, steps)
     fd.check_unwrapped(x, None if widths is None else float(widths.min()), spec, steps)
     stride = check_steps(steps, spec)
@@ -235,8 +249,9 @@ def _read_ipi_motion(spec: str, ctx: Context, positions: bool):
     return trajs[0], steps[1:-1], fd.central_difference(x, frame_dt)
 
 
-def load_atoms_ipi(apt_spec: str | None, vel_spec: str, ctx: Context, make_reducer,
-                   from_positions: bool = False) -> AtomRun:
+def load_atoms_ipi(
+    apt_spec: str | None, vel_spec: str, ctx: Context, make_reducer, from_positions: bool = False
+) -> AtomRun:
     """i-PI BEC extras (per bead) and xyz velocities (per bead, or a v_centroid file) or positions."""
     traj0, vsteps, v = _read_ipi_motion(vel_spec, ctx, from_positions)
     centroid = traj0.what.split("(")[0] in ("v_centroid", "x_centroid")
@@ -254,8 +269,11 @@ def load_atoms_ipi(apt_spec: str | None, vel_spec: str, ctx: Context, make_reduc
                 all_beads = (ex.steps, ex.values)
                 break
             parts.append((ex.steps, ex.values))
-        bsteps, bec = all_beads if all_beads is not None else (
-            _stack_beads(parts, apt_spec) if len(parts) > 1 else (parts[0][0], parts[0][1][:, None]))
+        bsteps, bec = (
+            all_beads
+            if all_beads is not None
+            else (_stack_beads(parts, apt_spec) if len(parts) > 1 else (parts[0][0], parts[0][1][:, None]))
+        )
         from .ir import bec_to_apt
 
         apt = bec_to_apt(bec)  # (T, P, N, 3, 3)
@@ -265,9 +283,11 @@ def load_atoms_ipi(apt_spec: str | None, vel_spec: str, ctx: Context, make_reduc
             if keep.sum() == vsteps.size:
                 bsteps, apt = bsteps[keep], apt[keep]
         if bsteps.shape != vsteps.shape or np.any(bsteps != vsteps):
-            raise ValueError(f"mismatched steps: {apt_spec} has steps {bsteps[:3]}... (every "
-                             f"{check_steps(bsteps, apt_spec)}), {vel_spec} has {vsteps[:3]}... (every "
-                             f"{check_steps(vsteps, vel_spec)})")
+            raise ValueError(
+                f"mismatched steps: {apt_spec} has steps {bsteps[:3]}... (every "
+                f"{check_steps(bsteps, apt_spec)}), {vel_spec} has {vsteps[:3]}... (every "
+                f"{check_steps(vsteps, vel_spec)})"
+            )
         if apt.shape[2] != v.shape[2]:
             raise ValueError(f"{apt_spec}: BEC of {apt.shape[2]} atoms, velocities of {v.shape[2]}")
         if not centroid and apt.shape[1] != v.shape[1]:
@@ -328,10 +348,12 @@ def load_atoms_array(spec: str, ctx: Context, need_apt: bool, make_reducer, from
     else:
         v = x
     ex = varr.extras or {}
-    atoms = Atoms(np.arange(1, v.shape[2] + 1),
-                  elements=[str(s) for s in ex["symbols"]] if "symbols" in ex else None,
-                  molecules=np.asarray(ex["molecules"], dtype=int) if "molecules" in ex else None,
-                  masses=np.asarray(ex["masses"], dtype=float) if "masses" in ex else None)
+    atoms = Atoms(
+        np.arange(1, v.shape[2] + 1),
+        elements=[str(s) for s in ex["symbols"]] if "symbols" in ex else None,
+        molecules=np.asarray(ex["molecules"], dtype=int) if "molecules" in ex else None,
+        masses=np.asarray(ex["masses"], dtype=float) if "masses" in ex else None,
+    )
     atoms = _elements_and_masses(atoms, ctx.opts)
     if "volume" in ex:
         ctx.volumes.append((float(ex["volume"]), spec))
@@ -339,8 +361,9 @@ def load_atoms_array(spec: str, ctx: Context, need_apt: bool, make_reducer, from
     return AtomRun(steps, reducer(apt, v), atoms, ctx.frame_time(stride, spec), spec)
 
 
-def load_atoms(apt_spec: str | None, vel_spec: str | None, ctx: Context, make_reducer,
-               from_positions: bool = False) -> AtomRun:
+def load_atoms(
+    apt_spec: str | None, vel_spec: str | None, ctx: Context, make_reducer, from_positions: bool = False
+) -> AtomRun:
     """Per-atom data from LAMMPS dumps, i-PI BEC + velocities/positions, or an .npz (see the load_atoms_* functions).
 
     vel_spec holds velocities, or positions with from_positions (LAMMPS dumps and .npz files without
@@ -354,8 +377,10 @@ def load_atoms(apt_spec: str | None, vel_spec: str | None, ctx: Context, make_re
         return load_atoms_lammps(apt_spec or vel_spec, ctx, apt_spec is not None, make_reducer, from_positions)
     if kind in ("ipi-extras", "ipi-xyz"):
         if vel_spec is None:
-            raise ValueError("i-PI BEC extras need --velocities (the i-PI velocities xyz trajectory, per bead) or "
-                             "--positions (positions trajectories, differentiated)")
+            raise ValueError(
+                "i-PI BEC extras need --velocities (the i-PI velocities xyz trajectory, per bead) or "
+                "--positions (positions trajectories, differentiated)"
+            )
         return load_atoms_ipi(apt_spec, vel_spec, ctx, make_reducer, from_positions)
     if kind == "array-npz":
         if vel_spec and apt_spec and vel_spec != apt_spec:

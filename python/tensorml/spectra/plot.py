@@ -29,8 +29,17 @@ def read_reference(path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(xs)[order], np.asarray(ys)[order]
 
 
-def plot_spectrum(spectrum: Spectrum, path, freq_unit: str = "cm-1", columns=None, compare=None,
-                  compare_unit: str = "cm-1", xlim=None, title: str | None = None, max_parts: int = 12) -> None:
+def plot_spectrum(
+    spectrum: Spectrum,
+    path,
+    freq_unit: str = "cm-1",
+    columns=None,
+    compare=None,
+    compare_unit: str = "cm-1",
+    xlim=None,
+    title: str | None = None,
+    max_parts: int = 12,
+) -> None:
     """Write a labelled PNG: the total with its error band, parts (up to ``max_parts``), a reference overlay.
 
     compare: path of a reference spectrum (frequency in ``compare_unit``, intensity in any unit: it is scaled
@@ -45,19 +54,25 @@ def plot_spectrum(spectrum: Spectrum, path, freq_unit: str = "cm-1", columns=Non
 
     x, scale = spectrum.axis(freq_unit)
     raman = spectrum.kind == "raman"
-    fig, axes = plt.subplots(2 if raman else 1, 1, figsize=(8, 6.5 if raman else 5), sharex=True,
-                             gridspec_kw={"height_ratios": [3, 1]} if raman else None, squeeze=False)
+    fig, axes = plt.subplots(
+        2 if raman else 1,
+        1,
+        figsize=(8, 6.5 if raman else 5),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3, 1]} if raman else None,
+        squeeze=False,
+    )
     ax = axes[0, 0]
     names = list(columns) if columns else [k for k in spectrum.columns if k != "depolarization_ratio"]
     if raman and not columns:
         names = ["unpolarized", "parallel", "perpendicular"]
-    lo, hi = (xlim if xlim else (max(x[1] if len(x) > 1 else 0.0, 0.0), x[-1]))
+    lo, hi = xlim if xlim else (max(x[1] if len(x) > 1 else 0.0, 0.0), x[-1])
     sel = (x >= lo) & (x <= hi)
     for j, name in enumerate(names[: max_parts + 1]):
         y = spectrum.columns[name] * scale
         err = spectrum.errors.get(name)
         lw = 1.8 if j == 0 else 1.0
-        line, = ax.plot(x, y, lw=lw, label=name)
+        (line,) = ax.plot(x, y, lw=lw, label=name)
         if err is not None and np.any(np.isfinite(err)):
             ax.fill_between(x, y - err * scale, y + err * scale, color=line.get_color(), alpha=0.25, lw=0)
     if len(names) > max_parts + 1:
@@ -75,12 +90,15 @@ def plot_spectrum(spectrum: Spectrum, path, freq_unit: str = "cm-1", columns=Non
     ax.axhline(0.0, color="0.6", lw=0.5)
     ax.legend(fontsize=8, loc="best")
     meta = spectrum.meta
-    bits = [meta.get("qcf", "").split(":")[0] and "QCF " + meta.get("qcf", "").split(":")[0],
-            meta.get("window", "").split(";")[0].split(" ")[0] and "window " + meta.get("window", "").split(" ")[0],
-            meta.get("temperature", "") and "T " + meta.get("temperature", "").split(" (")[0]]
+    bits = [
+        meta.get("qcf", "").split(":")[0] and "QCF " + meta.get("qcf", "").split(":")[0],
+        meta.get("window", "").split(";")[0].split(" ")[0] and "window " + meta.get("window", "").split(" ")[0],
+        meta.get("temperature", "") and "T " + meta.get("temperature", "").split(" (")[0],
+    ]
     sub = ", ".join(b for b in bits if b and "not given" not in b)
-    ax.set_title(title or f"{_KIND.get(spectrum.kind, spectrum.kind)} spectrum" + (f"\n{sub}" if sub else ""),
-                 fontsize=10)
+    ax.set_title(
+        title or f"{_KIND.get(spectrum.kind, spectrum.kind)} spectrum" + (f"\n{sub}" if sub else ""), fontsize=10
+    )
     if raman:
         ax2 = axes[1, 0]
         rho = spectrum.columns["depolarization_ratio"].copy()

@@ -82,12 +82,23 @@ def combine(iso, aniso) -> dict[str, np.ndarray]:
     """Polarised combinations of isotropic and anisotropic spectra (module docstring)."""
     par = iso + 4.0 / 45.0 * aniso
     perp = aniso / 15.0
-    return {"unpolarized": iso + 7.0 / 45.0 * aniso, "parallel": par, "perpendicular": perp,
-            "isotropic": iso, "anisotropic": aniso}
+    return {
+        "unpolarized": iso + 7.0 / 45.0 * aniso,
+        "parallel": par,
+        "perpendicular": perp,
+        "isotropic": iso,
+        "anisotropic": aniso,
+    }
 
 
-def raman_intensity(wavenumber, s, settings: SpectralSettings, scale: str = "lineshape",
-                    laser_cm1: float | None = None, n_molecules: float = 1.0) -> np.ndarray:
+def raman_intensity(
+    wavenumber,
+    s,
+    settings: SpectralSettings,
+    scale: str = "lineshape",
+    laser_cm1: float | None = None,
+    n_molecules: float = 1.0,
+) -> np.ndarray:
     """Intensities from windowed spectra s (angstrom^6 fs) on ``wavenumber`` (cm^-1); see the docstring."""
     if scale not in SCALES:
         raise ValueError(f"unknown Raman scale {scale!r}; known: {', '.join(SCALES)}")
@@ -126,8 +137,10 @@ def raman_spectrum(
 
     def corr(block, max_lag):
         a, beta = isotropic_anisotropic(block["polarizability"])
-        return {"iso": correlation(a, max_lag=max_lag),
-                "aniso": 1.5 * correlation(beta.reshape(len(beta), 9), max_lag=max_lag)}
+        return {
+            "iso": correlation(a, max_lag=max_lag),
+            "aniso": 1.5 * correlation(beta.reshape(len(beta), 9), max_lag=max_lag),
+        }
 
     omega, spectra, max_lag = blockwise_spectra(runs, corr, settings)
     wn = omega / CM1_TO_RAD_PER_FS
@@ -147,12 +160,14 @@ def raman_spectrum(
     columns["depolarization_ratio"], errors["depolarization_ratio"] = ratio, ratio_err
 
     header = {
-        "quantity": {"lineshape": "quantum-corrected polarizability spectral density c Q(x) S(w)",
-                     "reduced": "reduced Raman spectrum nu (1-exp(-x)) c Q(x) S(w)",
-                     "cross-section": "differential Raman cross section (2 pi (nu_L - nu))^4 c Q(x) S(w)"}[scale],
+        "quantity": {
+            "lineshape": "quantum-corrected polarizability spectral density c Q(x) S(w)",
+            "reduced": "reduced Raman spectrum nu (1-exp(-x)) c Q(x) S(w)",
+            "cross-section": "differential Raman cross section (2 pi (nu_L - nu))^4 c Q(x) S(w)",
+        }[scale],
         "components": "iso = <a(0)a(t)>, a = tr(alpha)/3; aniso = 3/2 <beta(0):beta(t)>, beta traceless symmetric; "
-                      "parallel = iso + 4/45 aniso; perpendicular = aniso/15; unpolarized = iso + 7/45 aniso; "
-                      "depolarization_ratio = perpendicular/parallel",
+        "parallel = iso + 4/45 aniso; perpendicular = aniso/15; unpolarized = iso + 7/45 aniso; "
+        "depolarization_ratio = perpendicular/parallel",
         "qcf": qcf_mod.describe(settings.qcf),
         "temperature": f"{settings.temperature:g} K" if settings.temperature else "not given",
         "laser": f"{laser_cm1:g} cm^-1" if laser_cm1 else "not given",
@@ -161,5 +176,13 @@ def raman_spectrum(
     }
     header.update(settings.header(max_lag, spectra["iso"].shape[0]))
     header.update(meta or {})
-    return Spectrum("raman", wn[keep], columns, errors, SCALES[scale], density=scale != "reduced", meta=header,
-                    ratios=("depolarization_ratio",))
+    return Spectrum(
+        "raman",
+        wn[keep],
+        columns,
+        errors,
+        SCALES[scale],
+        density=scale != "reduced",
+        meta=header,
+        ratios=("depolarization_ratio",),
+    )

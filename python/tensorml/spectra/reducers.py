@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .assemble import Context
     from .peratom import Atoms
 
+
 def partition(atoms: Atoms, mode: str | None, groups: str | None = None, molecule_size: int | None = None):
     """(names, index) for a decomposition mode: element, type, molecule, group (or None)."""
     if mode is None:
@@ -52,8 +53,14 @@ def molecules(atoms: Atoms, molecule_size: int | None = None):
     raise ValueError("no molecule information: dump the 'mol' column or give --molecule-size")
 
 
-def apt_reducer_factory(ctx: Context, decompose: str | None = None, groups: str | None = None,
-                        intra_inter: bool = False, molecule_size: int | None = None, names_out: dict | None = None):
+def apt_reducer_factory(
+    ctx: Context,
+    decompose: str | None = None,
+    groups: str | None = None,
+    intra_inter: bool = False,
+    molecule_size: int | None = None,
+    names_out: dict | None = None,
+):
     """make_reducer for the APT route: per frame dM/dt = sum_i P_i v_i (estimator applied), summed per part.
 
     decompose: None or a :func:`partition` mode; intra_inter: also sum per molecule.
@@ -77,8 +84,12 @@ def apt_reducer_factory(ctx: Context, decompose: str | None = None, groups: str 
                 p = pimd.bead_average(pv, axis=-3)
             else:
                 single = v.shape[-3] == 1
-                p = pimd.atomic_dmdt(apt, None if (est == "centroid" and single) else v, est,
-                                     centroid_velocities=v[..., 0, :, :] if (est == "centroid" and single) else None)
+                p = pimd.atomic_dmdt(
+                    apt,
+                    None if (est == "centroid" and single) else v,
+                    est,
+                    centroid_velocities=v[..., 0, :, :] if (est == "centroid" and single) else None,
+                )
             out = {"series": part_sums(p, part[1], len(part[0])) if part else p.sum(axis=-2)}
             if mol is not None:
                 out["molecules"] = part_sums(p, mol[1], len(mol[0]))

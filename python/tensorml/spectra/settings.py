@@ -58,7 +58,10 @@ class SpectralSettings:
             "correlation length": f"{max_lag} frames = {max_lag * self.dt_fs:g} fs",
             "window": windows.describe(self.window, max_lag, self.dt_fs, self.window_param),
             "zero padding": f"x{self.zero_pad} (transform length {2 * max_lag * self.zero_pad})",
-            "blocks": (f"{n_blocks_total} (mean over blocks; error = standard error of the mean)"
-                       if n_blocks_total > 1 else "1 (no error estimate: error columns are NaN)"),
+            "blocks": (
+                f"{n_blocks_total} (mean over blocks; error = standard error of the mean)"
+                if n_blocks_total > 1
+                else "1 (no error estimate: error columns are NaN)"
+            ),
             "mean removed": "yes (fluctuation correlations; unbiased estimator 1/(T-n))",
         }

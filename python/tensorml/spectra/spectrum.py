@@ -96,9 +96,16 @@ class Spectrum:
         if max_wavenumber is None:
             return self
         m = self.wavenumber <= max_wavenumber
-        return Spectrum(self.kind, self.wavenumber[m], {k: v[m] for k, v in self.columns.items()},
-                        {k: v[m] for k, v in self.errors.items()}, self.unit, self.density, dict(self.meta),
-                        self.ratios)
+        return Spectrum(
+            self.kind,
+            self.wavenumber[m],
+            {k: v[m] for k, v in self.columns.items()},
+            {k: v[m] for k, v in self.errors.items()},
+            self.unit,
+            self.density,
+            dict(self.meta),
+            self.ratios,
+        )
 
     # ------------------------------------------------------------------ files
     def axis(self, freq_unit: str = "cm-1") -> tuple[np.ndarray, float]:

@@ -73,7 +73,7 @@ def vdos_spectrum(
         columns[k], errors[k] = mean_and_error(v)
     header = {
         "quantity": "vibrational density of states g = 2 c/(k_B T) sum_i m_i int <v_i(0).v_i(t)> exp(-iwt) dt; "
-                    "int_0^inf g d nu = 3N",
+        "int_0^inf g d nu = 3N",
         "temperature": (f"{T:g} K (given)" if T else "kinetic temperature of each block, sum m <v^2>/(3 N k_B)"),
         "atoms": str(masses.size),
     }

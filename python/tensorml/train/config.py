@@ -48,8 +48,14 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "device": "cpu",
     "dtype": "float32",
-    "data": {"train": None, "test": None, "val_fraction": 0.1, "test_fraction": 0.1, "max_train": None,
-             "split_key": "split"},
+    "data": {
+        "train": None,
+        "test": None,
+        "val_fraction": 0.1,
+        "test_fraction": 0.1,
+        "max_train": None,
+        "split_key": "split",
+    },
     "model": {"cutoff": 4.5, "backbone": {"type": "eann"}, "heads": {"dipole": {}}},
     "loss": {"weights": None, "normalize": True, "per_atom_energy": True, "sign_insensitive": False},
     "training": {
@@ -64,13 +70,24 @@ DEFAULTS: dict[str, Any] = {
         "max_minutes": None,
         "eval_batch_size": 32,
     },
-    "output": {"dir": "out/training/model", "checkpoint_dir": None, "model": "model.pt", "export_dtype": "float64",
-               "plots": True},
+    "output": {
+        "dir": "out/training/model",
+        "checkpoint_dir": None,
+        "model": "model.pt",
+        "export_dtype": "float64",
+        "plots": True,
+    },
 }
 
 #: default loss weight of each target the data and the model both have
-DEFAULT_WEIGHTS = {"energy": 1.0, "forces": 1.0, "dipole": 1.0, "polarizability": 1.0, "apt": 1.0,
-                   "transition_dipole": 1.0}
+DEFAULT_WEIGHTS = {
+    "energy": 1.0,
+    "forces": 1.0,
+    "dipole": 1.0,
+    "polarizability": 1.0,
+    "apt": 1.0,
+    "transition_dipole": 1.0,
+}
 
 
 def _merge(base: dict, update: dict, path: str = "") -> dict:
@@ -78,8 +95,11 @@ def _merge(base: dict, update: dict, path: str = "") -> dict:
     for key, value in (update or {}).items():
         if key not in base and path in ("", "data.", "loss.", "training.", "output."):
             raise ValueError(f"unknown configuration key {path}{key!r}")
-        if isinstance(value, dict) and isinstance(base.get(key), dict) and key not in ("model", "heads", "backbone",
-                                                                                          "weights", "scheduler"):
+        if (
+            isinstance(value, dict)
+            and isinstance(base.get(key), dict)
+            and key not in ("model", "heads", "backbone", "weights", "scheduler")
+        ):
             out[key] = _merge(base[key], value, f"{path}{key}.")
         else:
             out[key] = copy.deepcopy(value)

@@ -37,8 +37,15 @@ GLOBAL_TARGETS = {"energy": (), "dipole": (3,), "polarizability": (3, 3), "trans
 ATOM_TARGETS = {"forces": (3,), "apt": (3, 3)}
 TARGETS = tuple(GLOBAL_TARGETS) + tuple(ATOM_TARGETS)
 #: contract output compared with each target
-OUTPUT_OF = {"energy": "energy", "forces": "forces", "dipole": "dipole", "polarizability": "polarizability",
-             "apt": "apt", "transition_dipole": "transition_dipole", "charge": "charges"}
+OUTPUT_OF = {
+    "energy": "energy",
+    "forces": "forces",
+    "dipole": "dipole",
+    "polarizability": "polarizability",
+    "apt": "apt",
+    "transition_dipole": "transition_dipole",
+    "charge": "charges",
+}
 
 
 @dataclass
@@ -90,13 +97,21 @@ def make_samples(frames: Sequence, cutoff: float, split_key: str | None = "split
         cell = np.asarray(atoms.cell.array, dtype=np.float64)
         pbc = np.asarray(atoms.pbc, dtype=bool)
         i, j, shifts = neighbor_pairs(pos, cell, pbc, cutoff)
-        samples.append(Sample(
-            numbers=np.asarray(atoms.numbers, dtype=np.int64), positions=pos, cell=cell, pbc=pbc,
-            efield=np.asarray(atoms.info.get("efield", np.zeros(3)), dtype=np.float64).reshape(3),
-            edge_i=i, edge_j=j, shifts=shifts, system_id=str(atoms.info.get("system_id", atoms.get_chemical_formula())),
-            labels=frame_labels(atoms),
-            tag=str(atoms.info[split_key]) if split_key and split_key in atoms.info else None,
-        ))
+        samples.append(
+            Sample(
+                numbers=np.asarray(atoms.numbers, dtype=np.int64),
+                positions=pos,
+                cell=cell,
+                pbc=pbc,
+                efield=np.asarray(atoms.info.get("efield", np.zeros(3)), dtype=np.float64).reshape(3),
+                edge_i=i,
+                edge_j=j,
+                shifts=shifts,
+                system_id=str(atoms.info.get("system_id", atoms.get_chemical_formula())),
+                labels=frame_labels(atoms),
+                tag=str(atoms.info[split_key]) if split_key and split_key in atoms.info else None,
+            )
+        )
     return samples
 
 
@@ -109,8 +124,9 @@ def available_targets(samples: Iterable[Sample]) -> dict[str, int]:
     return counts
 
 
-def split_by_identity(samples: Sequence[Sample], val_fraction: float, test_fraction: float, seed: int
-                      ) -> tuple[list[int], list[int], list[int], str]:
+def split_by_identity(
+    samples: Sequence[Sample], val_fraction: float, test_fraction: float, seed: int
+) -> tuple[list[int], list[int], list[int], str]:
     """Indices of train/val/test samples; whole molecules/clusters (system_id) go to one split.
 
     The test set then holds molecules/clusters the model never saw.  When the dataset tags
@@ -125,8 +141,12 @@ def split_by_identity(samples: Sequence[Sample], val_fraction: float, test_fract
         n = len(samples)
         sub_val = val_fraction * n / max(len(rest), 1)
         train, val, _, how = split_by_identity([_untagged(samples[k]) for k in rest], sub_val, 0.0, seed)
-        return ([rest[k] for k in train], [rest[k] for k in val], tagged,
-                f"test = the dataset's own test frames; validation {how}")
+        return (
+            [rest[k] for k in train],
+            [rest[k] for k in val],
+            tagged,
+            f"test = the dataset's own test frames; validation {how}",
+        )
     rng = np.random.default_rng(seed)
     ids = [s.system_id for s in samples]
     groups: dict[str, list[int]] = {}
@@ -152,7 +172,7 @@ def split_by_identity(samples: Sequence[Sample], val_fraction: float, test_fract
         order = rng.permutation(n).tolist()
         n_test = round(test_fraction * n)
         n_val = round(val_fraction * n)
-        test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+        test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
         how = "by frame (fewer than 3 system_id values)"
     return sorted(train), sorted(val), sorted(test), how
 
@@ -203,10 +223,12 @@ def collate(samples: Sequence[Sample], dtype: torch.dtype, device: torch.device 
     for key, shape in ATOM_TARGETS.items():
         have = [key in s.labels for s in samples]
         if any(have):
-            labels[key] = t([s.labels[key] if h else np.zeros((s.n_atoms,) + shape) for s, h in zip(samples, have)],
-                            dtype)
-            masks[key] = torch.as_tensor(np.concatenate([np.full(s.n_atoms, h) for s, h in zip(samples, have)]),
-                                         device=device)
+            labels[key] = t(
+                [s.labels[key] if h else np.zeros((s.n_atoms,) + shape) for s, h in zip(samples, have)], dtype
+            )
+            masks[key] = torch.as_tensor(
+                np.concatenate([np.full(s.n_atoms, h) for s, h in zip(samples, have)]), device=device
+            )
     out = Batch(inputs=inputs, labels=labels, masks=masks)
     out["n_atoms"] = torch.as_tensor([s.n_atoms for s in samples], dtype=dtype, device=device)
     return out

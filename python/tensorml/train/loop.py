@@ -94,8 +94,13 @@ class EMA:
 
 
 class Trainer:
-    def __init__(self, config: dict[str, Any], resume: str | Path | bool | None = None, progress: bool | None = None,
-                 log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        config: dict[str, Any],
+        resume: str | Path | bool | None = None,
+        progress: bool | None = None,
+        log: Callable[[str], None] | None = None,
+    ):
         self.cfg = config
         self.out_dir = Path(config["output"]["dir"])
         self.ckpt_dir = Path(config["output"].get("checkpoint_dir") or self.out_dir)
@@ -141,23 +146,37 @@ class Trainer:
         if ckpt is not None:
             split = ckpt["split"]
             if split.get("n_frames", len(samples)) != len(samples):
-                raise ValueError(f"the checkpoint was trained on {split['n_frames']} frames, the data now have "
-                                 f"{len(samples)}: start a new run (without --resume) for new data")
+                raise ValueError(
+                    f"the checkpoint was trained on {split['n_frames']} frames, the data now have "
+                    f"{len(samples)}: start a new run (without --resume) for new data"
+                )
             train_idx, val_idx, test_idx, how = split["train"], split["val"], split["test"], split["how"]
         else:
             test_fraction = 0.0 if test_frames else float(cfg["data"]["test_fraction"])
-            train_idx, val_idx, test_idx, how = D.split_by_identity(samples, float(cfg["data"]["val_fraction"]),
-                                                                    test_fraction, seed)
+            train_idx, val_idx, test_idx, how = D.split_by_identity(
+                samples, float(cfg["data"]["val_fraction"]), test_fraction, seed
+            )
             max_train = cfg["data"]["max_train"]
             if max_train:
                 order = np.random.default_rng(seed + 1).permutation(len(train_idx))[: int(max_train)]
                 train_idx = sorted(train_idx[k] for k in order)
-        self.split = {"train": list(train_idx), "val": list(val_idx), "test": list(test_idx), "how": how,
-                      "n_frames": len(samples)}
-        self.frames = {"train": [frames[k] for k in train_idx], "val": [frames[k] for k in val_idx],
-                       "test": [frames[k] for k in test_idx] + test_frames}
-        self.samples = {"train": [samples[k] for k in train_idx], "val": [samples[k] for k in val_idx],
-                        "test": [samples[k] for k in test_idx] + test_samples}
+        self.split = {
+            "train": list(train_idx),
+            "val": list(val_idx),
+            "test": list(test_idx),
+            "how": how,
+            "n_frames": len(samples),
+        }
+        self.frames = {
+            "train": [frames[k] for k in train_idx],
+            "val": [frames[k] for k in val_idx],
+            "test": [frames[k] for k in test_idx] + test_frames,
+        }
+        self.samples = {
+            "train": [samples[k] for k in train_idx],
+            "val": [samples[k] for k in val_idx],
+            "test": [samples[k] for k in test_idx] + test_samples,
+        }
         if not self.samples["train"]:
             raise ValueError("no training frames")
         if not self.samples["val"]:
@@ -172,8 +191,10 @@ class Trainer:
             if name not in NEEDS:
                 raise ValueError(f"unknown loss term {name!r}; known: {sorted(NEEDS)}")
             if w and NEEDS[name] not in provided:
-                raise ValueError(f"loss term {name!r} needs the output {NEEDS[name]!r}, which the model lacks "
-                                 f"(it provides {sorted(provided)})")
+                raise ValueError(
+                    f"loss term {name!r} needs the output {NEEDS[name]!r}, which the model lacks "
+                    f"(it provides {sorted(provided)})"
+                )
             if w and name not in ("charge", "apt_sum_rule") and name not in available:
                 self.log(f"warning: no training frame has {name!r} labels; its loss term is dropped")
                 weights.pop(name)
@@ -191,17 +212,24 @@ class Trainer:
         self.contract = ContractModule(self.model)
         self.contract.create_graph = True
         tr = cfg["training"]
-        self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=float(tr["lr"]),
-                                          weight_decay=float(tr["weight_decay"]))
+        self.optimizer = torch.optim.Adam(
+            [p for p in self.model.parameters() if p.requires_grad],
+            lr=float(tr["lr"]),
+            weight_decay=float(tr["weight_decay"]),
+        )
         sched = tr["scheduler"] or {"type": "none"}
         kind = sched.get("type", "plateau")
         if kind == "plateau":
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.optimizer, factor=float(sched.get("factor", 0.5)), patience=int(sched.get("patience", 10)),
-                min_lr=float(sched.get("min_lr", 1e-5)))
+                self.optimizer,
+                factor=float(sched.get("factor", 0.5)),
+                patience=int(sched.get("patience", 10)),
+                min_lr=float(sched.get("min_lr", 1e-5)),
+            )
         elif kind == "exponential":
-            self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer,
-                                                                    gamma=float(sched.get("gamma", 0.99)))
+            self.scheduler = torch.optim.lr_scheduler.ExponentialLR(
+                self.optimizer, gamma=float(sched.get("gamma", 0.99))
+            )
         else:
             self.scheduler = None
         self.ema = EMA(self.model, tr["ema"]) if tr["ema"] else None
@@ -221,8 +249,16 @@ class Trainer:
                 self.scheduler.load_state_dict(ckpt["scheduler"])
             if self.ema is not None and ckpt.get("ema"):
                 self.ema.load_state_dict(ckpt["ema"])
-            for key in ("epoch", "batch_in_epoch", "step_count", "history", "best", "best_epoch", "bad_epochs",
-                        "elapsed"):
+            for key in (
+                "epoch",
+                "batch_in_epoch",
+                "step_count",
+                "history",
+                "best",
+                "best_epoch",
+                "bad_epochs",
+                "elapsed",
+            ):
                 setattr(self, key, ckpt[key])
             self.stats = ckpt.get("statistics", {})
         else:
@@ -230,11 +266,15 @@ class Trainer:
             if self.ema is not None:
                 self.ema = EMA(self.model, tr["ema"])  # start from the initialized baselines
         n = {k: len(v) for k, v in self.samples.items()}
-        self.log(f"data: {n['train']} train, {n['val']} validation, {n['test']} test frames, split {how}; "
-                 f"targets {sorted(available)}; read in {time.time() - t0:.1f} s")
+        self.log(
+            f"data: {n['train']} train, {n['val']} validation, {n['test']} test frames, split {how}; "
+            f"targets {sorted(available)}; read in {time.time() - t0:.1f} s"
+        )
         n_params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        self.log(f"model: {self.model.model_type}, {n_params} parameters, species {self.model.species}, "
-                 f"cutoff {self.model.cutoff} angstrom, outputs {self.model.contract_outputs()}")
+        self.log(
+            f"model: {self.model.model_type}, {n_params} parameters, species {self.model.species}, "
+            f"cutoff {self.model.cutoff} angstrom, outputs {self.model.contract_outputs()}"
+        )
         self.log("loss: " + ", ".join(f"{k} x{w:g} / ({self.scales[k]:.4g})^2" for k, w in self.weights.items()))
 
     def _read(self, paths) -> list:
@@ -293,8 +333,6 @@ class Trainer:
         bs = int(self.cfg["training"]["eval_batch_size"])
         sums: dict[str, float] = {}
         counts: dict[str, float] = {}
-        loss_sum = 0.0
-        n_frames = 0
         self.contract.create_graph = False  # no training through these outputs
         try:
             return self._evaluate(samples, bs, sums, counts)
@@ -305,7 +343,7 @@ class Trainer:
         loss_sum = 0.0
         n_frames = 0
         for start in range(0, len(samples), bs):
-            chunk = samples[start:start + bs]
+            chunk = samples[start : start + bs]
             batch = D.collate(chunk, self.dtype, self.device)
             out = self._forward(batch)
             loss, _ = self._loss(out, batch)
@@ -367,8 +405,14 @@ class Trainer:
                 weights = copy.deepcopy(self.model.state_dict())
         else:
             weights = copy.deepcopy(self.model.state_dict())
-        state = {"model_type": self.model.model_type, "config": self.model.config(), "state_dict": weights,
-                 "epoch": self.epoch, "train_config": self.cfg, "scales": self.scales}
+        state = {
+            "model_type": self.model.model_type,
+            "config": self.model.config(),
+            "state_dict": weights,
+            "epoch": self.epoch,
+            "train_config": self.cfg,
+            "scales": self.scales,
+        }
         checkpoint.save(state, self.ckpt_dir / "best.pt")
 
     # -- the loop ------------------------------------------------------------------------------
@@ -405,12 +449,18 @@ class Trainer:
             while self.epoch < epochs:
                 t_epoch = time.time()
                 order = self.epoch_order(self.epoch)
-                bar = tqdm(total=n_batches, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{epochs}",
-                           leave=False, disable=not self.progress, dynamic_ncols=True)
+                bar = tqdm(
+                    total=n_batches,
+                    initial=self.batch_in_epoch,
+                    desc=f"epoch {self.epoch + 1}/{epochs}",
+                    leave=False,
+                    disable=not self.progress,
+                    dynamic_ncols=True,
+                )
                 running = []
                 while self.batch_in_epoch < n_batches:
                     k = self.batch_in_epoch
-                    loss = self.train_step([train[i] for i in order[k * bs:(k + 1) * bs]])
+                    loss = self.train_step([train[i] for i in order[k * bs : (k + 1) * bs]])
                     if not math.isfinite(loss):
                         raise FloatingPointError(f"non-finite training loss at epoch {self.epoch + 1}, batch {k}")
                     running.append(loss)
@@ -437,8 +487,13 @@ class Trainer:
                     self.best, self.best_epoch, self.bad_epochs = metric, self.epoch + 1, 0
                 else:
                     self.bad_epochs += 1
-                record = {"epoch": self.epoch + 1, "lr": lr, "train_loss": float(np.mean(running)) if running else None,
-                          "val": val, "time": time.time() - t_epoch}
+                record = {
+                    "epoch": self.epoch + 1,
+                    "lr": lr,
+                    "train_loss": float(np.mean(running)) if running else None,
+                    "val": val,
+                    "time": time.time() - t_epoch,
+                }
                 self.history.append(record)
                 self.epoch += 1
                 self.batch_in_epoch = 0
@@ -447,8 +502,10 @@ class Trainer:
                     self._save_best()
                 self.save_checkpoint()
                 rmse = "  ".join(f"{k} {v:.4g}" for k, v in val.items() if k != "loss")
-                self.log(f"epoch {self.epoch:4d}  lr {lr:.2e}  train {record['train_loss']:.4g}  val {metric:.4g}"
-                         f"{' *' if improved else '  '}  val RMSE: {rmse}  ({record['time']:.1f} s)")
+                self.log(
+                    f"epoch {self.epoch:4d}  lr {lr:.2e}  train {record['train_loss']:.4g}  val {metric:.4g}"
+                    f"{' *' if improved else '  '}  val RMSE: {rmse}  ({record['time']:.1f} s)"
+                )
                 if patience and self.bad_epochs >= int(patience):
                     stop_reason = f"early stopping ({patience} epochs without improvement)"
                     break
@@ -459,16 +516,19 @@ class Trainer:
             self.elapsed = time.time() - start
             path = self.save_checkpoint()
             self.interrupted = True
-            self.log(f"interrupted: checkpoint written to {path} (epoch {self.epoch + 1}, batch "
-                     f"{self.batch_in_epoch}); continue with --resume")
+            self.log(
+                f"interrupted: checkpoint written to {path} (epoch {self.epoch + 1}, batch "
+                f"{self.batch_in_epoch}); continue with --resume"
+            )
             return {"stopped": "interrupted"}
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-        self.log(f"stopped: {stop_reason}; best validation loss {self.best:.4g} at epoch {self.best_epoch}; "
-                 f"{self.elapsed / 60:.1f} min")
-        return {"stopped": stop_reason, "best": self.best, "best_epoch": self.best_epoch,
-                "minutes": self.elapsed / 60}
+        self.log(
+            f"stopped: {stop_reason}; best validation loss {self.best:.4g} at epoch {self.best_epoch}; "
+            f"{self.elapsed / 60:.1f} min"
+        )
+        return {"stopped": stop_reason, "best": self.best, "best_epoch": self.best_epoch, "minutes": self.elapsed / 60}
 
     # -- the end -------------------------------------------------------------------------------
     def finish(self, summary: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -486,15 +546,23 @@ class Trainer:
         model_path = self.out_dir / out_cfg["model"]
         data_names = self.cfg["data"]["train"]
         data_names = ", ".join(Path(p).name for p in (data_names if isinstance(data_names, list) else [data_names]))
-        meta = export_model(model, model_path, dtype=out_cfg["export_dtype"],
-                            description=f"tensorml train on {data_names}")
+        meta = export_model(
+            model, model_path, dtype=out_cfg["export_dtype"], description=f"tensorml train on {data_names}"
+        )
         exported = ExportedModel.load(model_path, device=str(self.device))
         bs = int(self.cfg["training"]["eval_batch_size"])
         report: dict[str, Any] = {
-            "model": model_path.name, "model_outputs": list(meta["outputs"]), "trained_on": data_names,
-            "data": {k: len(v) for k, v in self.frames.items()}, "split": self.split["how"],
-            "training": summary or {}, "epochs": self.epoch, "minutes": self.elapsed / 60,
-            "device": str(self.device), "dtype": self.cfg["dtype"], "metrics": {},
+            "model": model_path.name,
+            "model_outputs": list(meta["outputs"]),
+            "trained_on": data_names,
+            "data": {k: len(v) for k, v in self.frames.items()},
+            "split": self.split["how"],
+            "training": summary or {},
+            "epochs": self.epoch,
+            "minutes": self.elapsed / 60,
+            "device": str(self.device),
+            "dtype": self.cfg["dtype"],
+            "metrics": {},
         }
         plot_split = "test" if self.frames["test"] else "val"
         for split, frames in self.frames.items():
@@ -502,10 +570,14 @@ class Trainer:
                 plots = self.out_dir if (split == plot_split and out_cfg.get("plots", True)) else None
                 report["metrics"][split] = evaluate_frames(exported, frames, bs, plots_dir=plots, label=split)
         write_json(report, self.out_dir / "report.json")
-        text = [f"# Training report: {model_path.name}", "",
-                f"data: {report['data']} frames (split {report['split']}); {self.epoch} epochs, "
-                f"{report['minutes']:.1f} min on {report['device']} ({report['dtype']}); "
-                f"stopped: {(summary or {}).get('stopped', '?')}", ""]
+        text = [
+            f"# Training report: {model_path.name}",
+            "",
+            f"data: {report['data']} frames (split {report['split']}); {self.epoch} epochs, "
+            f"{report['minutes']:.1f} min on {report['device']} ({report['dtype']}); "
+            f"stopped: {(summary or {}).get('stopped', '?')}",
+            "",
+        ]
         for split in ("test", "val", "train"):
             if split in report["metrics"]:
                 text += [format_table(report["metrics"][split], f"{split} set"), ""]

@@ -26,8 +26,14 @@ import torch
 
 #: contract outputs each loss term needs
 NEEDS = {
-    "energy": "energy", "forces": "forces", "dipole": "dipole", "polarizability": "polarizability",
-    "apt": "apt", "transition_dipole": "transition_dipole", "charge": "charges", "apt_sum_rule": "apt",
+    "energy": "energy",
+    "forces": "forces",
+    "dipole": "dipole",
+    "polarizability": "polarizability",
+    "apt": "apt",
+    "transition_dipole": "transition_dipole",
+    "charge": "charges",
+    "apt_sum_rule": "apt",
 }
 
 
@@ -47,8 +53,14 @@ def sign_insensitive_mse(pred: torch.Tensor, ref: torch.Tensor, mask: torch.Tens
     return torch.minimum(plus, minus).mean()
 
 
-def loss_terms(out: Dict[str, torch.Tensor], batch, weights: Dict[str, float], scales: Dict[str, float],
-               per_atom_energy: bool = True, sign_insensitive: bool = False) -> Dict[str, torch.Tensor]:
+def loss_terms(
+    out: Dict[str, torch.Tensor],
+    batch,
+    weights: Dict[str, float],
+    scales: Dict[str, float],
+    per_atom_energy: bool = True,
+    sign_insensitive: bool = False,
+) -> Dict[str, torch.Tensor]:
     """Unweighted, normalized loss of every weighted term the batch has labels for."""
     labels, masks = batch["labels"], batch["masks"]
     n_atoms = batch["n_atoms"]
@@ -80,7 +92,8 @@ def loss_terms(out: Dict[str, torch.Tensor], batch, weights: Dict[str, float], s
             apt = out["apt"]
             nsys = n_atoms.shape[0]
             total = torch.zeros((nsys, 3, 3), dtype=apt.dtype, device=apt.device).index_add(
-                0, batch["inputs"]["batch"], apt)
+                0, batch["inputs"]["batch"], apt
+            )
             q = labels["charge"] if "charge" in labels else torch.zeros(nsys, dtype=apt.dtype, device=apt.device)
             eye = torch.eye(3, dtype=apt.dtype, device=apt.device)
             terms[name] = ((total - q[:, None, None] * eye) ** 2).mean() / scale

@@ -56,10 +56,10 @@ def predict(model, frames: Sequence, batch_size: int = 32) -> tuple[dict[str, li
     numbers: list = []
     factors = {o: U.factor(OUTPUTS[o].dim, model.units, U.METAL) for o in wanted}
     for start in range(0, len(frames), batch_size):
-        chunk = frames[start:start + batch_size]
+        chunk = frames[start : start + batch_size]
         systems = [System.from_atoms(a, model.units, efield_V_per_A=a.info.get("efield")) for a in chunk]
         results = model.evaluate(systems, wanted) if wanted else [{} for _ in chunk]
-        for a, lab, res in zip(chunk, labels[start:start + batch_size], results):
+        for a, lab, res in zip(chunk, labels[start : start + batch_size], results):
             numbers.append(np.asarray(a.numbers))
             for target, (output, _, _) in REPORT_TARGETS.items():
                 key = "energy" if target == "energy_per_atom" else target
@@ -107,7 +107,9 @@ def metrics(preds: dict[str, list], refs: dict[str, list], numbers: list) -> dic
             for el in np.unique(z):
                 e = err[z == el]
                 per_el[chemical_symbols[int(el)]] = {
-                    "values": int(e.size), "rmse": float(np.sqrt(np.mean(e**2))), "mae": float(np.mean(np.abs(e)))
+                    "values": int(e.size),
+                    "rmse": float(np.sqrt(np.mean(e**2))),
+                    "mae": float(np.mean(np.abs(e))),
                 }
             entry["per_element"] = per_el
         out[target] = entry
@@ -124,13 +126,21 @@ def format_table(report: dict[str, Any], title: str = "") -> str:
     for target, m in report.items():
         au = f"{m['rmse_au']:.4g}" if "rmse_au" in m else ""
         per_el = ", ".join(f"{el} {v['rmse']:.4g}" for el, v in m.get("per_element", {}).items())
-        lines.append(f"| {target} | {m['frames']} | {m['rmse']:.4g} | {m['mae']:.4g} | {m['unit']} | "
-                     f"{m['r2']:.5f} | {au} | {per_el} |")
+        lines.append(
+            f"| {target} | {m['frames']} | {m['rmse']:.4g} | {m['mae']:.4g} | {m['unit']} | "
+            f"{m['r2']:.5f} | {au} | {per_el} |"
+        )
     return "\n".join(lines)
 
 
-def parity_plots(preds: dict[str, list], refs: dict[str, list], numbers: list, directory: str | Path,
-                 prefix: str = "parity", label: str = "") -> list[Path]:
+def parity_plots(
+    preds: dict[str, list],
+    refs: dict[str, list],
+    numbers: list,
+    directory: str | Path,
+    prefix: str = "parity",
+    label: str = "",
+) -> list[Path]:
     """One PNG per target: predicted vs reference components (per-atom targets coloured by element)."""
     import matplotlib
 
@@ -174,8 +184,14 @@ def parity_plots(preds: dict[str, list], refs: dict[str, list], numbers: list, d
     return written
 
 
-def evaluate_frames(model, frames: Sequence, batch_size: int = 32, plots_dir: str | Path | None = None,
-                    label: str = "", prefix: str = "parity") -> dict[str, Any]:
+def evaluate_frames(
+    model,
+    frames: Sequence,
+    batch_size: int = 32,
+    plots_dir: str | Path | None = None,
+    label: str = "",
+    prefix: str = "parity",
+) -> dict[str, Any]:
     preds, refs, numbers = predict(model, frames, batch_size)
     report = metrics(preds, refs, numbers)
     if plots_dir is not None:

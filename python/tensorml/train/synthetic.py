@@ -23,8 +23,14 @@ from scipy.spatial.transform import Rotation
 LABELS = ("energy", "forces", "dipole", "polarizability", "apt")
 
 
-def water_clusters(n_frames: int, max_molecules: int = 3, seed: int = 0, distortion: float = 0.06,
-                   frames_per_cluster: int = 2, efield: float = 0.0) -> list[Atoms]:
+def water_clusters(
+    n_frames: int,
+    max_molecules: int = 3,
+    seed: int = 0,
+    distortion: float = 0.06,
+    frames_per_cluster: int = 2,
+    efield: float = 0.0,
+) -> list[Atoms]:
     """``n_frames`` water clusters; consecutive ``frames_per_cluster`` frames share a ``system_id``.
 
     ``efield`` > 0: frames get a random uniform field of up to that size (V/angstrom).
@@ -87,8 +93,9 @@ def label(frames: Sequence[Atoms], model=None, outputs: Sequence[str] = LABELS) 
     return out_frames
 
 
-def write_water_dataset(path: str | Path, n_frames: int = 100, seed: int = 0, max_molecules: int = 3,
-                        efield: float = 0.0) -> Path:
+def write_water_dataset(
+    path: str | Path, n_frames: int = 100, seed: int = 0, max_molecules: int = 3, efield: float = 0.0
+) -> Path:
     from ..data import write_dataset
 
     path = Path(path)

@@ -74,8 +74,15 @@ class EquivariantGate(torch.nn.Module):
 class Interaction(torch.nn.Module):
     """One message-passing block (see the module docstring)."""
 
-    def __init__(self, irreps_in: o3.Irreps, irreps_sh: o3.Irreps, irreps_hidden: o3.Irreps, n_species: int,
-                 n_basis: int, radial_hidden: int):
+    def __init__(
+        self,
+        irreps_in: o3.Irreps,
+        irreps_sh: o3.Irreps,
+        irreps_hidden: o3.Irreps,
+        n_species: int,
+        n_basis: int,
+        radial_hidden: int,
+    ):
         super().__init__()
         irreps_in = o3.Irreps(irreps_in)
         irreps_hidden = o3.Irreps(irreps_hidden)
@@ -93,10 +100,12 @@ class Interaction(torch.nn.Module):
         irreps_mid = o3.Irreps(mid)
         irreps_mid, perm, _ = irreps_mid.sort()
         instructions = [(a, b, perm[c], mode, train) for a, b, c, mode, train in instructions]
-        self.tp = o3.TensorProduct(irreps_in, irreps_sh, irreps_mid, instructions,
-                                   shared_weights=False, internal_weights=False)
+        self.tp = o3.TensorProduct(
+            irreps_in, irreps_sh, irreps_mid, instructions, shared_weights=False, internal_weights=False
+        )
         self.radial = torch.nn.Sequential(
-            torch.nn.Linear(n_basis, radial_hidden), torch.nn.SiLU(),
+            torch.nn.Linear(n_basis, radial_hidden),
+            torch.nn.SiLU(),
             torch.nn.Linear(radial_hidden, self.tp.weight_numel),
         )
         scalars = o3.Irreps([(mul, ir) for mul, ir in irreps_hidden if ir.l == 0])
@@ -107,8 +116,16 @@ class Interaction(torch.nn.Module):
         self.irreps_out = self.gate.irreps_out
         self.irreps_mid = irreps_mid
 
-    def forward(self, h: torch.Tensor, onehot: torch.Tensor, edge_sh: torch.Tensor, edge_basis: torch.Tensor,
-                edge_cut: torch.Tensor, edge_index: torch.Tensor, inv_sqrt_neighbours: float) -> torch.Tensor:
+    def forward(
+        self,
+        h: torch.Tensor,
+        onehot: torch.Tensor,
+        edge_sh: torch.Tensor,
+        edge_basis: torch.Tensor,
+        edge_cut: torch.Tensor,
+        edge_index: torch.Tensor,
+        inv_sqrt_neighbours: float,
+    ) -> torch.Tensor:
         i = edge_index[0]
         j = edge_index[1]
         weights = self.radial(edge_basis) * edge_cut[:, None]

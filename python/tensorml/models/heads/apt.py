@@ -24,8 +24,16 @@ from ..nn import ElementMLP, antisymmetric, outer_traceless
 
 
 class DirectAPTHead(torch.nn.Module):
-    def __init__(self, n_species: int, n_scalars: int, n_vectors: int, n_pseudovectors: int, n_tensors: int,
-                 hidden: Optional[List[int]] = None, use_vectors: bool = True):
+    def __init__(
+        self,
+        n_species: int,
+        n_scalars: int,
+        n_vectors: int,
+        n_pseudovectors: int,
+        n_tensors: int,
+        hidden: Optional[List[int]] = None,
+        use_vectors: bool = True,
+    ):
         super().__init__()
         self.hidden = [int(h) for h in (hidden if hidden is not None else [32, 32])]
         self.n_pseudo = int(n_pseudovectors)

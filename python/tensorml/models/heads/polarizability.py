@@ -35,8 +35,15 @@ from ..nn import ElementMLP, outer_traceless, system_sum
 class AtomicPolarizabilityHead(torch.nn.Module):
     kind = "atomic"
 
-    def __init__(self, n_species: int, n_scalars: int, n_vectors: int, n_tensors: int,
-                 hidden: Optional[List[int]] = None, use_vectors: bool = True):
+    def __init__(
+        self,
+        n_species: int,
+        n_scalars: int,
+        n_vectors: int,
+        n_tensors: int,
+        hidden: Optional[List[int]] = None,
+        use_vectors: bool = True,
+    ):
         super().__init__()
         self.hidden = [int(h) for h in (hidden if hidden is not None else [32, 32])]
         self.n_tensors = int(n_tensors)
@@ -61,8 +68,9 @@ class AtomicPolarizabilityHead(torch.nn.Module):
             alpha = alpha + torch.einsum("nc,ncab->nab", w[:, k : k + self.n_tensors], features["tensors"])
             k += self.n_tensors
         if self.n_vectors > 0:
-            alpha = alpha + torch.einsum("nc,ncab->nab", w[:, k : k + self.n_vectors],
-                                         outer_traceless(features["vectors"]))
+            alpha = alpha + torch.einsum(
+                "nc,ncab->nab", w[:, k : k + self.n_vectors], outer_traceless(features["vectors"])
+            )
         return {"polarizability": alpha}
 
 
@@ -101,11 +109,11 @@ class EANNPolarizabilityHead(torch.nn.Module):
         count = system_sum(torch.ones_like(q), batch, n_sys)
         centre = system_sum(positions, batch, n_sys) / count[:, None]
         rel = positions - centre[batch]
-        dd = system_sum(d[:, :, None] * d[:, None, :], batch, n_sys)                      # eq. 10
+        dd = system_sum(d[:, :, None] * d[:, None, :], batch, n_sys)  # eq. 10
         rd = system_sum(rel[:, :, None] * d[:, None, :], batch, n_sys)
-        rd = rd + rd.transpose(1, 2)                                                       # eq. 11
+        rd = rd + rd.transpose(1, 2)  # eq. 11
         eye = torch.eye(3, dtype=q.dtype, device=q.device)
-        scalar = system_sum(a, batch, n_sys)[:, None, None] * eye                          # eq. 12
+        scalar = system_sum(a, batch, n_sys)[:, None, None] * eye  # eq. 12
         return [dd, rd, scalar]
 
     def forward(self, features: Dict[str, torch.Tensor], graph: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:

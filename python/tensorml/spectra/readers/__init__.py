@@ -53,14 +53,18 @@ def check_steps(steps, what: str) -> int:
     bad = np.nonzero(d <= 0)[0]
     if bad.size:
         i = bad[0]
-        raise ValueError(f"{what}: step numbers do not increase at frame {i + 1} ({steps[i]} -> {steps[i + 1]}); "
-                         "a restart that rewrote steps? cut the file or give the segments as separate runs")
+        raise ValueError(
+            f"{what}: step numbers do not increase at frame {i + 1} ({steps[i]} -> {steps[i + 1]}); "
+            "a restart that rewrote steps? cut the file or give the segments as separate runs"
+        )
     stride = int(np.bincount(d).argmax()) if d.max() < 10**7 else int(np.median(d))
     bad = np.nonzero(d != stride)[0]
     if bad.size:
         i = bad[0]
-        raise ValueError(f"{what}: gap or uneven spacing: steps {steps[i]} -> {steps[i + 1]} (elsewhere every "
-                         f"{stride}); {bad.size} irregular interval(s). Give the pieces as separate runs")
+        raise ValueError(
+            f"{what}: gap or uneven spacing: steps {steps[i]} -> {steps[i + 1]} (elsewhere every "
+            f"{stride}); {bad.size} irregular interval(s). Give the pieces as separate runs"
+        )
     return stride
 
 

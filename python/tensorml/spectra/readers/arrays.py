@@ -3,7 +3,8 @@
 * ``.npy``: one array, time along axis 0 (e.g. dipole (T, 3), polarizability (T, 3, 3) or
   (T, 9), velocities (T, N, 3), apt (T, N, 3, 3)).
 * ``.npz``: named arrays; the quantity's name is the key (``dipole``, ``dmdt``,
-  ``polarizability``, ``velocities`` (or unwrapped ``positions``), ``apt``, ``masses``, ``symbols``), and optional scalars
+  ``polarizability``, ``velocities`` (or unwrapped ``positions``), ``apt``, ``masses``, ``symbols``), and optional
+  scalars
   ``dt_fs`` (time between rows, fs), ``steps`` (step numbers of the rows) and
   ``units`` (a string naming the unit of the arrays, checked against the user's).
 * text (``.csv``, ``.txt``, ``.dat``; comma or whitespace separated; ``#`` comments): rows =
@@ -35,8 +36,13 @@ class ArrayData:
     extras: dict | None = None
 
 
-_TIME_COLS = {"time_fs": TIME_UNITS["fs"], "time[fs]": TIME_UNITS["fs"], "time_ps": TIME_UNITS["ps"],
-              "time[ps]": TIME_UNITS["ps"], "time_au": TIME_UNITS["au"]}
+_TIME_COLS = {
+    "time_fs": TIME_UNITS["fs"],
+    "time[fs]": TIME_UNITS["fs"],
+    "time_ps": TIME_UNITS["ps"],
+    "time[ps]": TIME_UNITS["ps"],
+    "time_au": TIME_UNITS["au"],
+}
 
 
 def _uniform_dt(times, path) -> float:

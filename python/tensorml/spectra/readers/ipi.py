@@ -45,9 +45,25 @@ from .files import open_text
 _HEADER = re.compile(r"^\s*#(EXTRAS\w*)\(([^)]*)\)#\s*Step:\s*(-?\d+)(?:\s+Bead:\s*(\d+))?")
 
 # i-PI unit names -> size in tensorml.spectra units (angstrom, fs, angstrom/fs, K, e*angstrom)
-_PREFIX = {"": 1.0, "yotta": 1e24, "zetta": 1e21, "exa": 1e18, "peta": 1e15, "tera": 1e12, "giga": 1e9,
-           "mega": 1e6, "kilo": 1e3, "milli": 1e-3, "micro": 1e-6, "nano": 1e-9, "pico": 1e-12,
-           "femto": 1e-15, "atto": 1e-18, "zepto": 1e-21, "yocto": 1e-24}
+_PREFIX = {
+    "": 1.0,
+    "yotta": 1e24,
+    "zetta": 1e21,
+    "exa": 1e18,
+    "peta": 1e15,
+    "tera": 1e12,
+    "giga": 1e9,
+    "mega": 1e6,
+    "kilo": 1e3,
+    "milli": 1e-3,
+    "micro": 1e-6,
+    "nano": 1e-9,
+    "pico": 1e-12,
+    "femto": 1e-15,
+    "atto": 1e-18,
+    "zepto": 1e-21,
+    "yocto": 1e-24,
+}
 _BOHR = LENGTH_UNITS["bohr"]
 _DEBYE_E_ANGSTROM = 1e-21 / SPEED_OF_LIGHT_SI / (ELEMENTARY_CHARGE_SI * 1e-10)  # 1 D = 1e-21/c C m
 _BASE = {
@@ -117,8 +133,10 @@ def _field_from_raw(text: str, key: str, path: str, step: int):
                 return [j[key]]
         except ValueError:
             pass
-        raise ValueError(f"{path}: step {step}: cannot parse the raw extras (numpy arrays in the dictionary? "
-                         f"write the field with extra_type='{key}')")
+        raise ValueError(
+            f"{path}: step {step}: cannot parse the raw extras (numpy arrays in the dictionary? "
+            f"write the field with extra_type='{key}')"
+        )
     raise ValueError(f"{path}: step {step}: no {key!r} among the extras ({', '.join(map(str, d))})")
 
 
@@ -130,8 +148,9 @@ def read_extras(path, key: str) -> Extras:
     for line in lines:
         m = _HEADER.match(line)
         if m:
-            blocks.append((int(m.group(3)), None if m.group(4) is None else int(m.group(4)), m.group(2),
-                           m.group(1), []))
+            blocks.append(
+                (int(m.group(3)), None if m.group(4) is None else int(m.group(4)), m.group(2), m.group(1), [])
+            )
         elif line.strip():
             if not blocks:
                 raise ValueError(f"{path}: data before the first #EXTRAS header: not an i-PI extras file")
@@ -192,8 +211,10 @@ def _shape_numeric(v, key, component, path, step):
         return v, True
     if key == "polarizability":
         if v.size != 9:
-            raise ValueError(f"{path}: step {step}: polarizability block of {v.size} values (one bead only "
-                             "can be written as a single field; use extra_type raw for several beads)")
+            raise ValueError(
+                f"{path}: step {step}: polarizability block of {v.size} values (one bead only "
+                "can be written as a single field; use extra_type raw for several beads)"
+            )
         return v.reshape(3, 3), False
     if key == "BEC":
         if v.shape[-1] != 3 or v.shape[0] % 3:
@@ -221,16 +242,24 @@ class XyzTrajectory:
         """Values in angstrom (positions) or angstrom/fs (velocities)."""
         family = _FAMILY.get(self.what.split("(")[0])
         if family is None:
-            raise ValueError(f"{self.path}: don't know the units of {self.what!r} (positions/velocities/x_centroid/"
-                             "v_centroid are understood)")
+            raise ValueError(
+                f"{self.path}: don't know the units of {self.what!r} (positions/velocities/x_centroid/"
+                "v_centroid are understood)"
+            )
         return self.values * unit_factor(family, self.unit)
 
     def volumes(self) -> np.ndarray:
         """Cell volume of each frame in angstrom^3."""
         a, b, c = (self.cell_abc[:, :3] * unit_factor("length", self.cell_unit)).T
         al, be, ga = np.radians(self.cell_abc[:, 3:]).T
-        return a * b * c * np.sqrt(1 - np.cos(al) ** 2 - np.cos(be) ** 2 - np.cos(ga) ** 2
-                                   + 2 * np.cos(al) * np.cos(be) * np.cos(ga))
+        return (
+            a
+            * b
+            * c
+            * np.sqrt(
+                1 - np.cos(al) ** 2 - np.cos(be) ** 2 - np.cos(ga) ** 2 + 2 * np.cos(al) * np.cos(be) * np.cos(ga)
+            )
+        )
 
 
 def read_xyz(path) -> XyzTrajectory:
@@ -273,8 +302,17 @@ def read_xyz(path) -> XyzTrajectory:
     from . import drop_repeated_steps
 
     s, values, cell_abc, _ = drop_repeated_steps(np.array(steps, dtype=np.int64), values, np.array(cells))
-    return XyzTrajectory(str(path), s, names, values, what or "positions", unit or "atomic_unit", cell_abc,
-                         cell_unit or "atomic_unit", bead)
+    return XyzTrajectory(
+        str(path),
+        s,
+        names,
+        values,
+        what or "positions",
+        unit or "atomic_unit",
+        cell_abc,
+        cell_unit or "atomic_unit",
+        bead,
+    )
 
 
 # ----------------------------------------------------------------------------- input
@@ -304,9 +342,15 @@ def read_input(path) -> IpiInput:
     out = root.find(".//output")
     trajs = []
     for t in root.iter("trajectory"):
-        trajs.append({"filename": t.get("filename"), "stride": int(t.get("stride", 1)),
-                      "what": (t.text or "").strip(), "extra_type": t.get("extra_type", "raw"),
-                      "format": t.get("format", "xyz")})
+        trajs.append(
+            {
+                "filename": t.get("filename"),
+                "stride": int(t.get("stride", 1)),
+                "what": (t.text or "").strip(),
+                "extra_type": t.get("extra_type", "raw"),
+                "format": t.get("format", "xyz"),
+            }
+        )
     return IpiInput(
         str(path),
         value("dynamics/timestep", "time"),

@@ -33,8 +33,12 @@ import numpy as np
 from .files import open_binary, open_text
 
 GLOBAL_DEFAULT = {"dipole": list(range(1, 4)), "polarizability": list(range(4, 13)), "dmdt": list(range(13, 16))}
-PERATOM_DEFAULT = {"apt": list(range(1, 10)), "apt_velocity": list(range(10, 13)), "charges": [13],
-                   "atomic_dipoles": list(range(14, 17))}
+PERATOM_DEFAULT = {
+    "apt": list(range(1, 10)),
+    "apt_velocity": list(range(10, 13)),
+    "charges": [13],
+    "atomic_dipoles": list(range(14, 17)),
+}
 
 _VEC = ["x", "y", "z"]
 _TEN = [a + b for a in "xyz" for b in "xyz"]
@@ -73,7 +77,6 @@ class LammpsLog:
             raise ValueError(f"{self.path}: several timesteps {vals}; give the one of the analysed run")
         return vals[0] if vals else None
 
-
     def temperature(self, first_step: int | None = None, last_step: int | None = None) -> tuple[float, str]:
         """(T in K, description): mean of the thermo ``Temp`` column of an MD run (not a minimization).
 
@@ -96,8 +99,9 @@ class LammpsLog:
         b, rows = chosen
         temp = b.column("Temp")[rows]
         s = b.steps[rows]
-        return float(temp.mean()), (f"mean thermo Temp of {self.path}, {rows.sum()} rows, steps {s[0]}..{s[-1]} "
-                                    f"(std {temp.std():.3g} K)")
+        return float(temp.mean()), (
+            f"mean thermo Temp of {self.path}, {rows.sum()} rows, steps {s[0]}..{s[-1]} (std {temp.std():.3g} K)"
+        )
 
 
 @dataclass
@@ -168,8 +172,7 @@ def read_log(path) -> LammpsLog:
         if m:
             layout: dict[str, dict[int, str]] = {"global": {}, "peratom": {}}
             for follow in lines[k + 1 : k + 3]:
-                kind = ("global" if "global vector:" in follow else "peratom" if "per-atom array:" in follow
-                        else None)
+                kind = "global" if "global vector:" in follow else "peratom" if "per-atom array:" in follow else None
                 if kind:
                     layout[kind] = {int(i): n for i, n in re.findall(r"\[(\d+)\]\s+(\S+)", follow)}
             log.layouts[m.group(1)] = layout
@@ -224,8 +227,14 @@ def parse_column_spec(spec: str, names, compute_id: str | None = None) -> list[s
     return out
 
 
-def resolve_columns(names, quantity: str, kind: str, user_spec: str | None = None,
-                    log: LammpsLog | None = None, compute_id: str | None = None) -> list[str]:
+def resolve_columns(
+    names,
+    quantity: str,
+    kind: str,
+    user_spec: str | None = None,
+    log: LammpsLog | None = None,
+    compute_id: str | None = None,
+) -> list[str]:
     """Header column names holding ``quantity`` (see the module docstring for the precedence)."""
     names = list(names)
     if user_spec:
@@ -236,24 +245,30 @@ def resolve_columns(names, quantity: str, kind: str, user_spec: str | None = Non
         if len(ids_log) == 1:
             idx = _layout_indices(log.layouts[ids_log[0]][kind], quantity)
             if idx is None:
-                raise ValueError(f"the log's tensorml/props layout of compute {ids_log[0]!r} has no {quantity} "
-                                 f"({kind}: {log.layouts[ids_log[0]][kind]})")
+                raise ValueError(
+                    f"the log's tensorml/props layout of compute {ids_log[0]!r} has no {quantity} "
+                    f"({kind}: {log.layouts[ids_log[0]][kind]})"
+                )
             cols = [f"c_{ids_log[0]}[{k}]" for k in idx]
             missing = [c for c in cols if c not in names]
             if missing:
                 raise ValueError(f"{quantity}: columns {missing} (from the log's layout) are not in the file")
             return cols
     if len(ids) != 1:
-        raise ValueError(f"cannot tell which columns hold {quantity}: computes {ids or 'none'} among the columns "
-                         f"{' '.join(names)}; give --columns {quantity}=...")
+        raise ValueError(
+            f"cannot tell which columns hold {quantity}: computes {ids or 'none'} among the columns "
+            f"{' '.join(names)}; give --columns {quantity}=..."
+        )
     default = (GLOBAL_DEFAULT if kind == "global" else PERATOM_DEFAULT).get(quantity)
     if default is None:
         raise ValueError(f"no default columns for {quantity}; give --columns {quantity}=...")
     cols = [f"c_{ids[0]}[{k}]" for k in default]
     missing = [c for c in cols if c not in names]
     if missing:
-        raise ValueError(f"{quantity}: the default columns {cols[0]}..{cols[-1]} of compute tensorml/props are not "
-                         f"all in the file (missing {missing}); give --columns {quantity}=... or the log")
+        raise ValueError(
+            f"{quantity}: the default columns {cols[0]}..{cols[-1]} of compute tensorml/props are not "
+            f"all in the file (missing {missing}); give --columns {quantity}=... or the log"
+        )
     return cols
 
 
@@ -303,8 +318,10 @@ def read_ave_time(path) -> AveTime:
     rows = [ln.split() for ln in body]
     for j, r in enumerate(rows):
         if len(r) != ncol:
-            raise ValueError(f"{path}: data line {j + 1} has {len(r)} fields, the header names {ncol} "
-                             "(a truncated last line of a killed run? remove it)")
+            raise ValueError(
+                f"{path}: data line {j + 1} has {len(r)} fields, the header names {ncol} "
+                "(a truncated last line of a killed run? remove it)"
+            )
     if not rows:
         raise ValueError(f"{path}: no data lines")
     arr = _floats(rows, str(path))
@@ -421,8 +438,9 @@ def iter_dump(path) -> Iterator[DumpFrame]:
                 raise ValueError(f"{path}: frame {nframe} (step {step}) is truncated")
             tok = np.array(b" ".join(raw).split())
             if tok.size != natoms * len(names):
-                raise ValueError(f"{path}: frame {nframe} (step {step}) has {tok.size} values, expected "
-                                 f"{natoms} x {len(names)}")
+                raise ValueError(
+                    f"{path}: frame {nframe} (step {step}) has {tok.size} values, expected {natoms} x {len(names)}"
+                )
             tok = tok.reshape(natoms, len(names))
             data = np.full((natoms, len(names)), np.nan)
             strings = {}
@@ -435,7 +453,15 @@ def iter_dump(path) -> Iterator[DumpFrame]:
                 order = np.argsort(data[:, names.index("id")], kind="stable")
                 data = data[order]
                 strings = {k: v[order] for k, v in strings.items()}
-            yield DumpFrame(step, names, data, strings, volume if volume is not None else np.nan, units, time,
-                            width if width is not None else np.nan)
+            yield DumpFrame(
+                step,
+                names,
+                data,
+                strings,
+                volume if volume is not None else np.nan,
+                units,
+                time,
+                width if width is not None else np.nan,
+            )
             nframe += 1
             line = fh.readline()
