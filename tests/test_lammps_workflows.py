@@ -244,3 +244,42 @@ run             0
     ref = exported.evaluate_one(frame_system(second, cubic(box), velocities=False), ["apt"])
     assert_close(apt, ref["apt"], "APT after displace_atoms")
     assert not np.allclose(apt, np.stack([first[c] for c in APT_COLS], 1).reshape(-1, 3, 3))
+
+
+def test_restart_under_hybrid_overlay_needs_the_pair_coeff_lines_again(tmp_path, model_path, box):
+    """As docs/lammps.md says: LAMMPS restores hybrid substyles without their coefficients."""
+    write_data(box, tmp_path / "data.lmp")
+    hybrid = """
+pair_coeff      * * lj/cut 0.01 0.8
+pair_coeff      * * tensorml O H
+"""
+    first = f"""
+units           metal
+atom_style      atomic
+read_data       data.lmp
+pair_style      hybrid/overlay lj/cut 3.0 tensorml {model_path} properties_only yes
+{hybrid}
+compute         p all tensorml/props dipole
+thermo_style    custom step pe c_p[1]
+thermo_modify   format float %.15g
+run             0
+write_restart   state.restart
+"""
+    before = run_lammps(tmp_path, first).stdout
+    second = """
+units           metal
+read_restart    state.restart
+{coeffs}
+compute         p all tensorml/props dipole
+thermo_style    custom step pe c_p[1]
+thermo_modify   format float %.15g
+run             0
+"""
+    missing = run_lammps(tmp_path, second.format(coeffs=""), check=False)
+    assert missing.returncode != 0 and "All pair coeffs are not set" in missing.stdout + missing.stderr
+    after = run_lammps(tmp_path, second.format(coeffs=hybrid)).stdout
+
+    def row(out):
+        return out.split("Step")[1].splitlines()[1].split()
+
+    assert row(after) == row(before)
