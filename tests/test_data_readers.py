@@ -193,3 +193,24 @@ def test_user_extxyz_with_3x3_polarizability(tmp_path):
     write(path, a, format="extxyz")
     (b,) = read_dataset(path)
     np.testing.assert_array_equal(b.info["polarizability"], np.arange(9.0).reshape(3, 3))
+
+
+def test_a_truncated_extxyz_names_the_file_and_frame(tmp_path, capsys):
+    from ase.io import write as ase_write
+
+    from tensorml.cli import main
+
+    frames = [Atoms("H2O", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]]) for _ in range(3)]
+    for k, a in enumerate(frames):
+        a.info["dipole"] = np.array([0.1 * k, 0.0, 0.0])
+    path = tmp_path / "torn.extxyz"
+    ase_write(path, frames)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-2]))  # the last frame loses two atom lines
+    with pytest.raises(ValueError, match=r"torn.extxyz: frame 3 cannot be read.*2 frame\(s\) before it"):
+        read_dataset(path)
+    from pathlib import Path
+
+    model = Path(__file__).resolve().parents[1] / "models" / "water" / "model.pt"
+    assert main(["evaluate", str(model), str(path)]) == 1
+    assert "frame 3 cannot be read" in capsys.readouterr().err

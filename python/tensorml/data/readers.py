@@ -156,6 +156,24 @@ def _unwrap_to_nearest_atom(pairs: np.ndarray, atoms: Atoms) -> np.ndarray:
     return out
 
 
+def _read_text_frames(path, text: str, index, fmt: str):
+    """ASE's reader over ``text``; a frame it cannot parse (a truncated file) is named with the file."""
+    from ase.io import iread, read
+
+    if index != ":":
+        return read(io.StringIO(text), index=index, format=fmt)
+    frames = []
+    try:
+        for atoms in iread(io.StringIO(text), index=":", format=fmt):
+            frames.append(atoms)
+    except Exception as err:  # ASE raises ValueError, IndexError, StopIteration... on torn frames
+        raise ValueError(
+            f"{path}: frame {len(frames) + 1} cannot be read ({type(err).__name__}: {err}); {len(frames)} frame(s) "
+            f"before it are fine: the file may be truncated"
+        ) from None
+    return frames
+
+
 def read_dataset(
     path, index: str | int = ":", format: str | None = None, born_transpose: bool = False, cell=None
 ) -> list[Atoms]:
@@ -181,7 +199,7 @@ def read_dataset(
             frames = read_ipi_xyz(io.StringIO(text))
             return [standardize(a, born_transpose, cell) for a in _index(frames, index)]
         fmt = format or ("extxyz" if ("=" in second or name.endswith(".extxyz")) else "xyz")
-        frames = read(io.StringIO(text), index=index, format=fmt)
+        frames = _read_text_frames(path, text, index, fmt)
     else:
         frames = read(path, index=index, format=format)
     if isinstance(frames, Atoms):
