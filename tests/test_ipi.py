@@ -286,3 +286,11 @@ def test_repeated_structures_in_a_batch_are_evaluated_once(driver, box):
         np.testing.assert_array_equal(got[1], out[1][1])
         assert got[1] is not out[1][1]  # separate arrays: i-PI may keep them per bead
     assert out[0][0] != out[1][0]
+
+
+def test_driver_help_gives_units_and_defaults(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "dipole [e*bohr]" in text and "polarizability [bohr^3]" in text and "BEC [e," in text
+    assert "(default: all)" in text and "(default: 60.0)" in text

@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "polarizability, charges) over a unix or inet socket. Values on the wire are in atomic units. "
         "Exit status: 0 after i-PI's EXIT, 1 server gone, 2 setup error, 3 a structure the model "
         "cannot evaluate.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", help="tensorml model file")
     p.add_argument("--template", help="structure file with the elements in i-PI's atom order (e.g. i-PI's init.xyz)")
@@ -150,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--extras",
         default="all",
-        help="extras to compute and send: all (dipole, BEC, polarizability, charges the model has), "
-        "none, or a comma list, e.g. dipole,polarizability (no BEC: no APT backward passes)",
+        help="extras to compute and send (atomic units): all (those the model has of dipole [e*bohr], BEC "
+        "[e, (3N,3) as <bec mode='driver'>], polarizability [bohr^3], charges [e]), none, or a comma list, "
+        "e.g. dipole,polarizability (no BEC: no APT backward passes)",
     )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--connect-timeout", type=float, default=60.0, help="seconds to wait for the server")
