@@ -238,6 +238,7 @@ void PairTensorML::init_style()
   base_[TensorML::LENGTH] = model_->unit_factor[TensorML::LENGTH] * force->angstrom;
   base_[TensorML::ENERGY] = model_->unit_factor[TensorML::ENERGY] * ev;
   base_[TensorML::CHARGE] = model_->unit_factor[TensorML::CHARGE] * force->qelectron;
+  base_[TensorML::TIME] = model_->unit_factor[TensorML::TIME] * force->femtosecond;
   cut_lmp_ = model_->cutoff * base_[TensorML::LENGTH];
   halo_lmp_ = model_->halo * base_[TensorML::LENGTH];
 
@@ -292,11 +293,19 @@ double PairTensorML::init_one(int i, int j)
   return cut_lmp_;
 }
 
-double PairTensorML::to_lammps(const int dimension[3]) const
+double PairTensorML::to_lammps(const std::array<int, 4> &dimension) const
 {
   double f = 1.0;
-  for (int k = 0; k < 3; ++k) f *= std::pow(base_[k], dimension[k]);
+  for (int k = 0; k < TensorML::kBases; ++k) f *= std::pow(base_[k], dimension[k]);
   return f;
+}
+
+void PairTensorML::check_image_flags()
+{
+  std::vector<bool> modelled(atom->nlocal);
+  for (int i = 0; i < atom->nlocal; ++i) modelled[i] = type_z_[atom->type[i]] >= 0;
+  const std::string problem = images_.check(atom->nlocal, atom->tag, atom->image, modelled, update->ntimestep);
+  if (!problem.empty()) error->one(FLERR, "pair tensorml: {}", problem);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -306,6 +315,7 @@ void PairTensorML::compute(int eflag, int vflag)
   ev_init(eflag, vflag);
   if (vflag_atom)
     error->all(FLERR, "pair tensorml does not compute per-atom virials (compute stress/atom, centroid/stress/atom)");
+  check_image_flags();
 
   std::vector<std::string> requested;
   if (!properties_only_) {
@@ -430,7 +440,7 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
   for (int64_t k = 0; k < n; ++k) numbers[k] = type_z_[type[lammps_index[k]]];
   double cell[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0, domain->xz, domain->yz, domain->zprd};
   for (double &c : cell) c *= to_model_len;
-  const double efield_conv = force->qe2f / to_lammps(std::array<int, 3>{-1, 1, -1}.data());
+  const double efield_conv = force->qe2f / to_lammps({-1, 1, -1, 0});
   std::vector<int64_t> edges(2 * ne);
   std::copy(src.begin(), src.end(), edges.begin());
   std::copy(dst.begin(), dst.end(), edges.begin() + ne);
@@ -458,8 +468,9 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
     vel.resize(3 * n);
     for (int64_t k = 0; k < n; ++k)
       for (int d = 0; d < 3; ++d) vel[3 * k + d] = v[lammps_index[k]][d];
-    // model length per LAMMPS time unit: velocity-dependent outputs come out per LAMMPS time unit
-    inputs.insert("velocities", (torch::from_blob(vel.data(), {n, 3}, cpu64) * to_model_len).to(fopt));
+    // to model length per model time (the metadata's dimension of the input)
+    const double to_model_vel = 1.0 / to_lammps(model_->input_dimension.at("velocities"));
+    inputs.insert("velocities", (torch::from_blob(vel.data(), {n, 3}, cpu64) * to_model_vel).to(fopt));
   }
 
   std::map<std::string, torch::Tensor> out;

@@ -15,6 +15,9 @@
 
 #include "pair.h"
 
+#include "tensorml_images.h"
+
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -60,7 +63,7 @@ class PairTensorML : public Pair {
   // Evaluate these properties for the current positions and velocities, now (during runs only).
   void evaluate_now(const std::vector<std::string> &names);
   // Conversion factor model -> LAMMPS units of a quantity of the given dimension.
-  double to_lammps(const int dimension[3]) const;
+  double to_lammps(const std::array<int, 4> &dimension) const;
 
  protected:
   std::unique_ptr<TensorML::Model> model_;
@@ -68,8 +71,10 @@ class PairTensorML : public Pair {
   int properties_only_ = 0;
   double efield_[3] = {0.0, 0.0, 0.0};       // LAMMPS fix efield units
   std::vector<int> type_z_;                  // atomic number per LAMMPS type, -1 = NULL
-  double base_[3] = {1.0, 1.0, 1.0};         // one model (length, energy, charge) unit in LAMMPS units
+  double base_[4] = {1.0, 1.0, 1.0, 1.0};    // one model (length, energy, charge, time) unit in LAMMPS units
   double cut_lmp_ = 0.0, halo_lmp_ = 0.0;    // model cutoff and halo in LAMMPS length units
+
+  TensorML::ImageFlagGuard images_;    // refuses image flags about to wrap or wrapped
 
   // reverse communication of per-atom derivatives of ghost atoms
   std::vector<double> revbuf_;
@@ -79,6 +84,7 @@ class PairTensorML : public Pair {
   void load_model();
   void set_comm_sizes();    // comm_reverse from the model's per-atom outputs
   bool needs_velocities(const std::string &name) const;
+  void check_image_flags();    // error if a local atom's image flags overflow (tensorml_images.h)
   // One model call with the requested outputs; results tallied, stored and communicated.
   void evaluate(const std::vector<std::string> &requested);
 };

@@ -6,6 +6,7 @@
 
 #include "nlohmann/json.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -34,6 +35,22 @@ int atomic_number(const std::string &symbol)
 static std::runtime_error fail(const std::string &path, const std::string &what)
 {
   return std::runtime_error("tensorml model " + path + ": " + what);
+}
+
+// The dimension of an input or output entry of the metadata.  Format 1 had three exponents (no
+// time); a quantity made from the velocities then gets time -1, as python/tensorml/contract.py
+// upgrade_metadata reads it.
+static Dimension read_dimension(const json &entry, const std::string &path, const std::string &what, int version,
+                                bool timed)
+{
+  auto dims = entry.at("dimension").get<std::vector<int>>();
+  const size_t want = version == 1 ? 3 : kBases;
+  if (dims.size() != want)
+    throw fail(path, what + " has a dimension of " + std::to_string(dims.size()) + " exponents, format version " +
+                         std::to_string(version) + " has " + std::to_string(want));
+  Dimension d = {0, 0, 0, timed && version == 1 ? -1 : 0};
+  for (size_t k = 0; k < dims.size(); ++k) d[k] = dims[k];
+  return d;
 }
 
 Model::Model(const std::string &path_, const std::string &device_name, const std::string &dtype_req) : path(path_)
@@ -86,12 +103,22 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
     if (!(cutoff > 0.0) || halo < cutoff) throw fail(path, "invalid cutoff/halo in metadata");
     // older files have no min_distance: the contract's default, 0.1 angstrom
     min_distance = meta.value("min_distance", 0.1 / meta.at("unit_factors").at("length").get<double>());
-    const char *bases[3] = {"length", "energy", "charge"};
-    for (int k = 0; k < 3; ++k) {
+    const char *bases[kBases] = {"length", "energy", "charge", "time"};
+    for (int k = 0; k < kBases; ++k) {
+      if (k == TIME && version == 1) {
+        unit_factor[k] = 1.0;    // format 1 has no time unit: velocities were per engine time unit, read as fs
+        unit_names[k] = "fs";
+        continue;
+      }
       unit_factor[k] = meta.at("unit_factors").at(bases[k]).get<double>();
       unit_names[k] = meta.at("units").at(bases[k]).get<std::string>();
       if (!(unit_factor[k] > 0.0)) throw fail(path, std::string("invalid unit factor of ") + bases[k]);
     }
+    const json inputs = meta.value("inputs", json::object());
+    for (auto &item : inputs.items())
+      input_dimension[item.key()] =
+          read_dimension(item.value(), path, "input " + item.key(), version, item.key() == "velocities");
+    input_dimension.emplace("velocities", Dimension{1, 0, 0, -1});    // files without an inputs table
     dtype_name = meta.at("dtype").get<std::string>();
     for (auto &item : meta.at("outputs").items()) {
       OutputSpec spec;
@@ -101,15 +128,14 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
       spec.shape = o.at("shape").get<std::vector<int64_t>>();
       spec.size = 1;
       for (auto s : spec.shape) spec.size *= s;
-      auto dims = o.at("dimension").get<std::vector<int>>();
-      if (dims.size() != 3) throw fail(path, "output " + spec.name + " has a malformed dimension");
-      for (int k = 0; k < 3; ++k) spec.dimension[k] = dims[k];
+      if (o.contains("needs")) spec.needs = o.at("needs").get<std::vector<std::string>>();
+      const bool timed = std::find(spec.needs.begin(), spec.needs.end(), "velocities") != spec.needs.end();
+      spec.dimension = read_dimension(o, path, "output " + spec.name, version, timed);
       spec.ghost = o.at("ghost").get<std::string>();
       spec.unit = o.value("unit", std::string());
       spec.reduction = o.value("reduction", std::string("sum"));
       spec.source = o.value("source", std::string());
       spec.per_atom_form = o.value("per_atom_form", std::string());
-      if (o.contains("needs")) spec.needs = o.at("needs").get<std::vector<std::string>>();
       if (spec.per_atom && spec.ghost != "sum" && spec.ghost != "local")
         throw fail(path, "per-atom output " + spec.name + " has unknown ghost rule '" + spec.ghost + "'");
       outputs[spec.name] = spec;
@@ -150,6 +176,13 @@ void Model::check_payload(const std::string &expected)
                          "...); copy or export the file again");
 }
 
+static std::string shape_text(const std::vector<int64_t> &shape)
+{
+  std::string text = "[";
+  for (size_t k = 0; k < shape.size(); ++k) text += (k ? ", " : "") + std::to_string(shape[k]);
+  return text + "]";
+}
+
 std::map<std::string, torch::Tensor> Model::evaluate(const c10::Dict<std::string, torch::Tensor> &inputs,
                                                      const std::vector<std::string> &requested)
 {
@@ -174,6 +207,12 @@ std::map<std::string, torch::Tensor> Model::evaluate(const c10::Dict<std::string
   for (const auto &r : requested) {
     if (!dict.contains(r)) throw fail(path, "the module did not return the requested output '" + r + "'");
     torch::Tensor t = dict.at(r).toTensor().detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    const OutputSpec &spec = outputs.at(r);
+    std::vector<int64_t> want = {spec.per_atom ? inputs.at("positions").size(0) : inputs.at("cell").size(0)};
+    want.insert(want.end(), spec.shape.begin(), spec.shape.end());
+    if (t.sizes().vec() != want)
+      throw fail(path, "the output '" + r + "' has shape " + shape_text(t.sizes().vec()) + ", the metadata says " +
+                           shape_text(want) + (spec.per_atom ? " (atoms first)" : " (systems first)"));
     if (!torch::isfinite(t).all().item<bool>()) throw fail(path, "non-finite values in the output '" + r + "'");
     out[r] = t;
   }

@@ -12,29 +12,34 @@
 #include <torch/script.h>
 
 #include <map>
+#include <array>
 #include <string>
 #include <vector>
 
 namespace TensorML {
 
-// Highest contract format version this build reads.
-constexpr int kFormatVersion = 1;
+// Highest contract format version this build reads (2: dimensions with a time exponent).
+constexpr int kFormatVersion = 2;
 
 // Base dimensions of the contract, in this order everywhere.
-enum Base { LENGTH = 0, ENERGY = 1, CHARGE = 2 };
+enum Base { LENGTH = 0, ENERGY = 1, CHARGE = 2, TIME = 3 };
+constexpr int kBases = 4;
+
+// Exponents of (length, energy, charge, time) of a quantity.
+using Dimension = std::array<int, kBases>;
 
 struct OutputSpec {
   std::string name;
   bool per_atom = false;
-  std::vector<int64_t> shape;        // trailing shape ([] for scalars)
-  int64_t size = 1;                  // product of shape
-  int dimension[3] = {0, 0, 0};      // exponents of (length, energy, charge)
-  std::string ghost;                 // per-atom: "sum" (reverse-communicated) or "local"
-  std::string reduction;             // global: "sum" (over ranks) or "system" (whole systems only)
-  std::string source;                // the output this one is derived from, if any
-  std::string per_atom_form;         // global: the per-atom output whose sum over atoms it is, if any
-  std::vector<std::string> needs;    // optional inputs it requires (e.g. "velocities")
-  std::string unit;                  // human-readable unit of the model
+  std::vector<int64_t> shape;            // trailing shape ([] for scalars)
+  int64_t size = 1;                      // product of shape
+  Dimension dimension = {0, 0, 0, 0};    // exponents of (length, energy, charge, time)
+  std::string ghost;                     // per-atom: "sum" (reverse-communicated) or "local"
+  std::string reduction;                 // global: "sum" (over ranks) or "system" (whole systems only)
+  std::string source;                    // the output this one is derived from, if any
+  std::string per_atom_form;             // global: the per-atom output whose sum over atoms it is, if any
+  std::vector<std::string> needs;        // optional inputs it requires (e.g. "velocities")
+  std::string unit;                      // human-readable unit of the model
 };
 
 class Model {
@@ -56,13 +61,14 @@ class Model {
 
   std::string path;
   std::string model_type;
-  std::vector<int> species;                    // atomic numbers
-  std::vector<std::string> species_symbols;    // element symbols, same order
-  double cutoff = 0.0;                         // model length units
-  double halo = 0.0;                           // model length units
-  double min_distance = 0.0;                   // model length units: closer atoms stop the run
-  double unit_factor[3] = {1.0, 1.0, 1.0};     // one model unit in angstrom, eV, e
-  std::string unit_names[3];
+  std::vector<int> species;                             // atomic numbers
+  std::vector<std::string> species_symbols;             // element symbols, same order
+  double cutoff = 0.0;                                  // model length units
+  double halo = 0.0;                                    // model length units
+  double min_distance = 0.0;                            // model length units: closer atoms stop the run
+  double unit_factor[kBases] = {1.0, 1.0, 1.0, 1.0};    // one model unit in angstrom, eV, e, fs
+  std::string unit_names[kBases];
+  std::map<std::string, Dimension> input_dimension;    // of each optional input (velocities, efield)
   std::string dtype_name;
   torch::Dtype dtype = torch::kFloat64;
   torch::Device device = torch::kCPU;

@@ -111,13 +111,23 @@ def lammps_single_point(work: Path, atoms, model_path, units: str = "metal", npr
     }
 
 
+def lammps_per_ps(value):
+    """A dM/dt or APT.v of a model in METAL units (e*angstrom/fs) in LAMMPS metal units (e*angstrom/ps)."""
+    from tensorml import units as U
+
+    return np.asarray(value) * U.factor(U.DIPOLE_RATE, U.METAL, U.LAMMPS_UNIT_SYSTEMS["metal"])
+
+
 def frame_system(frame, cell, velocities=True):
-    """A tensorml System from a dump frame with xu yu zu (and vx vy vz) columns."""
+    """A tensorml System (METAL model units) from a LAMMPS metal dump frame with xu yu zu (and vx vy vz)
+    columns: velocities from angstrom/ps to the model's angstrom/fs."""
+    from tensorml import units as U
     from tensorml.runtime import System
 
     numbers = np.array([TYPE_Z[int(t)] for t in frame["type"]])
     positions = np.stack([frame["xu"], frame["yu"], frame["zu"]], axis=1)
-    v = np.stack([frame["vx"], frame["vy"], frame["vz"]], axis=1) if velocities else None
+    to_model = U.factor(U.VELOCITY, U.LAMMPS_UNIT_SYSTEMS["metal"], U.METAL)
+    v = np.stack([frame["vx"], frame["vy"], frame["vz"]], axis=1) * to_model if velocities else None
     return System(numbers, positions, np.asarray(cell, float), np.array([True, True, True]), velocities=v)
 
 
@@ -144,3 +154,28 @@ def assert_field_response(evaluate, base, apt_atol, alpha_atol, h=1e-4):
         dmde[:, a] = (plus["dipole"] - minus["dipole"]) / (2 * h)
     np.testing.assert_allclose(dfde, base["apt"], atol=apt_atol)
     np.testing.assert_allclose(dmde, base["polarizability"] / U.COULOMB_CONSTANT, atol=alpha_atol)
+
+
+def format_1_copy(model_path, path):
+    """The model file as tensorml wrote it before time was a dimension (format 1: three exponents, no
+    time unit, velocities "per engine time unit")."""
+    import json
+
+    import torch
+
+    from tensorml import archive, contract
+
+    extra = {contract.METADATA_FILE: ""}
+    module = torch.jit.load(str(model_path), _extra_files=extra)
+    meta = json.loads(extra[contract.METADATA_FILE])
+    meta["format_version"] = 1
+    meta["units"].pop("time", None)
+    meta["unit_factors"].pop("time", None)
+    for table in (meta["inputs"], meta["outputs"]):
+        for spec in table.values():
+            spec["dimension"] = spec["dimension"][:3]
+    for name in ("dmdt", "apt_velocity"):
+        if name in meta["outputs"]:
+            meta["outputs"][name]["unit"] = "e*angstrom"
+    meta["inputs"]["velocities"]["unit"] = "angstrom"
+    return archive.save_scripted(module, path, meta)

@@ -16,11 +16,11 @@ def test_metadata_is_valid_and_complete(exported):
     meta = exported.metadata
     assert meta["format"] == "tensorml-model" and meta["format_version"] == contract.FORMAT_VERSION
     assert meta["species_symbols"] == ["H", "O"] and meta["halo"] == meta["cutoff"] == 4.0
-    assert meta["units"] == {"length": "angstrom", "energy": "eV", "charge": "e"}
+    assert meta["units"] == {"length": "angstrom", "energy": "eV", "charge": "e", "time": "fs"}
     assert meta["outputs"]["apt"] == {
         "per_atom": True,
         "shape": [3, 3],
-        "dimension": [0, 0, 1],
+        "dimension": [0, 0, 1, 0],
         "unit": "e",
         "ghost": "sum",
         "source": "dipole",
@@ -29,6 +29,8 @@ def test_metadata_is_valid_and_complete(exported):
     assert meta["outputs"]["dmdt"]["per_atom_form"] == "apt_velocity"
     assert meta["outputs"]["polarizability"]["reduction"] == "sum"
     assert meta["outputs"]["dipole"]["unit"] == "e*angstrom"
+    assert meta["outputs"]["dmdt"]["unit"] == "e*angstrom/fs" and meta["outputs"]["dmdt"]["dimension"] == [1, 0, 1, -1]
+    assert meta["inputs"]["velocities"]["unit"] == "angstrom/fs"
     assert meta["outputs"]["polarizability"]["unit"] == "angstrom^3"
     for name in contract.INPUTS:
         assert name in meta["inputs"]

@@ -6,13 +6,19 @@ boundaries) must reproduce the Python evaluation of the same frames to 1e-8 (flo
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+import torch
 
 from engines import (
     APT_COLS,
+    APTV_COLS,
     assert_close,
     frame_system,
+    format_1_copy,
+    lammps_per_ps,
     lammps_single_point,
     SINGLE_POINT,
     read_ave_time,
@@ -69,7 +75,7 @@ def box_cell(row):
 
 
 def python_frame(exported, frame, row):
-    """Python reference on a dump frame (velocities in angstrom/ps: dM/dt per ps)."""
+    """Python reference on a dump frame (model units: dM/dt in e*angstrom/fs)."""
     cell = box_cell(row)
     names = ["energy", "forces", "virial", "dipole", "polarizability", "apt", "dmdt", "apt_velocity"]
     return exported.evaluate_one(frame_system(frame, cell), names), cell
@@ -102,7 +108,7 @@ def test_lammps_matches_python(tmp_path, exported, model_path, box, nprocs, newt
         assert_close(np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3), ref["apt"], "apt")
         assert_close(dipole, ref["dipole"], "dipole")
         assert_close(pol, ref["polarizability"].ravel(), "polarizability")
-        assert_close(dmdt, ref["dmdt"], "dM/dt (e*angstrom/ps)")
+        assert_close(dmdt, lammps_per_ps(ref["dmdt"]), "dM/dt (e*angstrom/ps)")
         w = ref["virial"]
         volume = abs(np.linalg.det(cell))
         expected = np.array([w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]]) / volume * NKTV2P_METAL
@@ -142,6 +148,68 @@ def test_unit_styles(tmp_path, model_path, box, units, energy, length):
     np.testing.assert_allclose(m1, m0 * length, rtol=2e-6)
     np.testing.assert_allclose(a1, a0 * length**3, rtol=2e-6, atol=1e-9)
     np.testing.assert_allclose(z1, z0, rtol=0, atol=2e-6)
+
+
+UNIT_STYLE_POINT = """
+units           {units}
+atom_style      atomic
+boundary        p p p
+read_data       data.lmp
+pair_style      tensorml {model}
+pair_coeff      * * O H
+velocity        all create 300.0 4928 dist gaussian
+compute         p all tensorml/props dipole polarizability dmdt apt apt_velocity
+variable        pe equal pe
+fix             g all ave/time 1 1 1 v_pe c_p[*] file globals.dat format " %.17g"
+dump            d all custom 1 atoms.dump id type xu yu zu vx vy vz fx fy fz {apt}
+dump_modify     d format float %.17g sort id
+run             0
+"""
+
+
+@pytest.mark.parametrize("units", ["metal", "real", "electron"])
+def test_every_output_converts_to_each_lammps_unit_style(tmp_path, exported, model_path, box, units):
+    """LAMMPS value = Python value (model units) * factor(the output's metadata dimension, model units ->
+    LAMMPS units), for every quantity LAMMPS reports, velocities and dM/dt included (time: ps in metal)."""
+    from tensorml import units as U
+
+    lmp = U.LAMMPS_UNIT_SYSTEMS[units]
+    write_data(box, tmp_path / "data.lmp", units=units)
+    run_lammps(tmp_path, UNIT_STYLE_POINT.format(units=units, model=model_path, apt=" ".join(APT_COLS + APTV_COLS)))
+    frame, row = read_dump(tmp_path / "atoms.dump")[0], read_ave_time(tmp_path / "globals.dat")[0]
+    model = exported.units
+
+    def to_model(dim, value):
+        return np.asarray(value) * U.factor(dim, lmp, model)
+
+    def to_lammps(name, value):
+        return np.asarray(value) * U.factor(
+            U.Dimension.from_list(exported.metadata["outputs"][name]["dimension"]), model, lmp
+        )
+
+    system = System(
+        numbers=np.array([8 if t == 1 else 1 for t in frame["type"]]),
+        positions=to_model(U.LENGTH, np.stack([frame["xu"], frame["yu"], frame["zu"]], 1)),
+        cell=box.cell.array * U.factor(U.LENGTH, U.METAL, model),
+        pbc=np.array([True, True, True]),
+        velocities=to_model(U.VELOCITY, np.stack([frame["vx"], frame["vy"], frame["vz"]], 1)),
+    )
+    ref = exported.evaluate_one(system, ["energy", "forces", "dipole", "polarizability", "dmdt", "apt"])
+    assert abs(np.abs(ref["dmdt"]).max()) > 1e-4, "the velocities should give a dM/dt"
+    # LAMMPS' own constants (kcal/mol, hartree, bohr) agree with CODATA to ~1e-6
+    assert row[1] == pytest.approx(to_lammps("energy", ref["energy"]), rel=5e-6)
+    assert_close(
+        np.stack([frame["fx"], frame["fy"], frame["fz"]], 1), to_lammps("forces", ref["forces"]), "forces", 5e-6
+    )
+    assert_close(row[2:5], to_lammps("dipole", ref["dipole"]), "dipole", 5e-6)
+    assert_close(row[5:14], to_lammps("polarizability", ref["polarizability"]).ravel(), "polarizability", 5e-6)
+    assert_close(
+        row[14:17], to_lammps("dmdt", ref["dmdt"]), f"dM/dt ({exported.metadata['outputs']['dmdt']['unit']})", 5e-6
+    )
+    apt = np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3)
+    assert_close(apt, to_lammps("apt", ref["apt"]), "apt", 5e-6)
+    aptv = np.stack([frame[c] for c in APTV_COLS], 1)
+    assert_close(aptv, to_lammps("apt_velocity", np.einsum("nab,nb->na", ref["apt"], system.velocities)), "APT.v", 5e-6)
 
 
 HYBRID = """
@@ -251,6 +319,23 @@ def test_newer_model_format_is_refused(tmp_path, model_path, box):
     assert "format version 99 is not supported" in out
 
 
+def test_format_1_files_are_read_with_time(tmp_path, model_path, box):
+    """A file of format 1 gives the same dM/dt as today's, in LAMMPS and in Python, and says e*angstrom/fs."""
+    from tensorml.runtime import ExportedModel
+
+    old = tmp_path / "old.pt"
+    format_1_copy(model_path, old)
+    assert ExportedModel.load(old).metadata["outputs"]["dmdt"]["unit"] == "e*angstrom/fs"
+    rows = {}
+    for name, path in [("new", model_path), ("old", old)]:
+        (tmp_path / name).mkdir()
+        write_data(box, tmp_path / name / "data.lmp")
+        run_lammps(tmp_path / name, UNIT_STYLE_POINT.format(units="metal", model=path, apt=""))
+        rows[name] = read_ave_time(tmp_path / name / "globals.dat")[0]
+    assert np.abs(rows["new"][14:17]).max() > 1e-3
+    np.testing.assert_allclose(rows["old"], rows["new"], rtol=1e-12, atol=1e-14)
+
+
 def test_emlp_model_is_refused_with_a_pointer(tmp_path, box):
     from tensorml.emlp.export import export_emlp
     from tensorml.emlp.model import EMLPModel, build_config
@@ -298,6 +383,20 @@ def test_nan_output_reports_step(tmp_path, model_path, box):
     assert "pair tensorml, step 0" in out and "non-finite values" in out
 
 
+def test_output_of_another_shape_than_the_metadata_is_refused(tmp_path, model_path, box):
+    """A module whose output disagrees with its metadata's shape would overrun the pair's buffers."""
+    from tensorml import archive
+
+    extra = {"metadata.json": ""}
+    module = torch.jit.load(str(model_path), _extra_files=extra)
+    meta = json.loads(extra["metadata.json"])
+    meta["outputs"]["polarizability"]["shape"] = [3, 3, 3]
+    liar = tmp_path / "liar.pt"
+    archive.save_scripted(module, liar, meta)
+    out = error_of(tmp_path, BASE.format(model=liar), box)
+    assert "the output 'polarizability' has shape [1, 3, 3], the metadata says [1, 3, 3, 3]" in out
+
+
 @pytest.mark.mpi
 def test_direct_apt_model_and_whole_system_outputs(tmp_path, box):
     """Per-atom APTs predicted directly ('local' ghost rule) over 2 ranks; whole-system outputs skipped."""
@@ -342,4 +441,4 @@ def test_two_layer_model_needs_ghost_neighbours(tmp_path, box, nprocs, newton):
         assert_close(np.stack([frame["fx"], frame["fy"], frame["fz"]], 1), ref["forces"], "forces")
         assert_close(np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3), ref["apt"], "apt")
         assert_close(row[2:5], ref["dipole"], "dipole")
-        assert_close(row[5:8], ref["dmdt"], "dmdt")
+        assert_close(row[5:8], lammps_per_ps(ref["dmdt"]), "dmdt")

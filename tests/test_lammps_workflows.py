@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines import APT_COLS, APTV_COLS, assert_close, frame_system, read_ave_time, read_dump, run_lammps, write_data
+from engines import (
+    APT_COLS,
+    APTV_COLS,
+    assert_close,
+    frame_system,
+    lammps_per_ps,
+    read_ave_time,
+    read_dump,
+    run_lammps,
+    write_data,
+)
 
 pytestmark = pytest.mark.lammps
 
@@ -56,13 +66,13 @@ run             10
     for row, frame in zip(rows, frames):
         total, o, h, asr, mv = row[1:4], row[4:7], row[7:10], row[10:19], row[19:22]
         ref = exported.evaluate_one(frame_system(frame, cubic(box)), ["dmdt", "apt_velocity", "dipole"])
-        assert_close(total, ref["dmdt"], "dM/dt all")
-        assert_close(o, ref["apt_velocity"][oxygen].sum(0), "dM/dt oxygen", rtol=1e-7)
+        assert_close(total, lammps_per_ps(ref["dmdt"]), "dM/dt all")
+        assert_close(o, lammps_per_ps(ref["apt_velocity"][oxygen].sum(0)), "dM/dt oxygen", rtol=1e-7)
         assert_close(o + h, total, "groups add up")
         assert_close(mv, total, "sum_i APT_i v_i = dM/dt")
         np.testing.assert_allclose(asr, 0.0, atol=1e-10)  # neutral water: sum_i APT_i = 0
         assert row[22] == pytest.approx(row[23], rel=1e-14)  # the dipole is whole-system for any group
-        assert_close(np.stack([frame[c] for c in APTV_COLS], 1), ref["apt_velocity"], "APT_i v_i")
+        assert_close(np.stack([frame[c] for c in APTV_COLS], 1), lammps_per_ps(ref["apt_velocity"]), "APT_i v_i")
 
 
 def test_rerun_gives_properties_along_a_trajectory(tmp_path, model_path, exported, box):
@@ -102,7 +112,7 @@ rerun           traj.dump dump x y z ix iy iz vx vy vz
             frame[x + "u"] = frame[x] + frame[i] * length[k]
         ref = exported.evaluate_one(frame_system(frame, cubic(box)), ["dipole", "dmdt"])
         assert_close(row[1:4], ref["dipole"], "dipole")
-        assert_close(row[4:7], ref["dmdt"], "dM/dt")
+        assert_close(row[4:7], lammps_per_ps(ref["dmdt"]), "dM/dt")
 
 
 def test_restart_keeps_the_pair_style(tmp_path, model_path, box):
@@ -283,3 +293,40 @@ run             0
         return out.split("Step")[1].splitlines()[1].split()
 
     assert row(after) == row(before)
+
+
+IMAGES = """
+compute         p all tensorml/props dipole
+thermo_style    custom step c_p[1]
+{before}
+run             0
+{between}
+run             0
+"""
+
+
+@pytest.mark.parametrize(
+    "before, between, message",
+    [
+        # 1e6 angstrom = 107527 box lengths: the 10-bit x flag wraps to 6, a 6-image jump in no time
+        ("", "displace_atoms  one move 1.0e6 0 0 units box", "atom 1 has image flag 6 in x at step 0, 0 one step"),
+        ("set atom 1 image 0 511 0", "", "atom 1 has image flag 511 in y at step 0, the end of the range"),
+        ("set atom 2 image 0 0 -300", "set atom 2 image 0 0 -512", "atom 2 has image flag -512 in z"),
+    ],
+)
+def test_image_flags_that_overflow_stop_the_run(tmp_path, model_path, box, before, between, message):
+    """LAMMPS' image flags hold -512..511: an atom driven past them would unwrap 1024 box lengths off."""
+    write_data(box, tmp_path / "data.lmp")
+    script = HEAD.format(model=model_path) + "group one id 1\n" + IMAGES.format(before=before, between=between)
+    proc = run_lammps(tmp_path, script, check=False)
+    assert proc.returncode != 0 and message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
+    assert "periodic images at once" in proc.stdout + proc.stderr or "end of the range" in proc.stdout + proc.stderr
+
+
+def test_image_flags_reset_between_runs_are_accepted(tmp_path, model_path, box):
+    """'set ... image 0 0 0' between runs is a deliberate reset, not an overflow."""
+    write_data(box, tmp_path / "data.lmp")
+    script = HEAD.format(model=model_path) + IMAGES.format(
+        before="set atom 1 image 300 0 0", between="set atom 1 image 0 0 0"
+    )
+    run_lammps(tmp_path, script)

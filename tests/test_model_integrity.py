@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from engines import SINGLE_POINT, run_lammps, write_data
+from engines import SINGLE_POINT, format_1_copy, run_lammps, write_data
 from tensorml import archive
 from tensorml.cli import main
 from tensorml.runtime import ExportedModel
@@ -101,3 +102,21 @@ def test_an_unstamped_file_loads_with_a_warning_and_export_stamps_it(tmp_path, m
     new = ExportedModel.load(tmp_path / "new.pt")
     assert new.metadata[archive.DIGEST_KEY] == archive.payload_digest(tmp_path / "new.pt")
     assert np.array_equal(next(iter(new.module.state_dict().values())), next(iter(module.state_dict().values())))
+
+
+def test_format_1_file_is_upgraded_by_export_and_named_by_info(tmp_path, capsys):
+    """`tensorml info` says a format-1 file is read as format 2 (dM/dt in e*angstrom/fs); export rewrites it."""
+    import json
+
+    old = tmp_path / "old.pt"
+    meta = format_1_copy(Path(__file__).parents[1] / "models" / "water" / "model.pt", old)
+    assert meta["format_version"] == 1
+    assert main(["info", str(old)]) == 0
+    out = capsys.readouterr().out
+    assert "format version 1, read as 2" in out and "dmdt             global   3      [e*angstrom/fs]" in out
+    new = tmp_path / "new.pt"
+    assert main(["export", str(old), "-o", str(new)]) == 0
+    with zipfile.ZipFile(new) as z:
+        written = json.loads(z.read(next(n for n in z.namelist() if n.endswith("extra/metadata.json"))))
+    assert written["format_version"] == 2 and "read_from_format_version" not in written
+    assert written["outputs"]["dmdt"]["dimension"] == [1, 0, 1, -1] and written["units"]["time"] == "fs"

@@ -75,3 +75,52 @@ def test_unknown_unit_is_refused():
         U.UnitSystem("furlong", "eV", "e")
     with pytest.raises(ValueError, match="lacks the base unit"):
         U.UnitSystem.from_dict({"length": "angstrom", "energy": "eV"})
+
+
+#: The unit each contract output has in METAL model units, from its physics (not from tensorml.units).
+OUTPUT_UNITS_METAL = {
+    "energy": "eV",
+    "forces": "eV/angstrom",
+    "virial": "eV",
+    "dipole": "e*angstrom",
+    "polarizability": "angstrom^3",
+    "dmdt": "e*angstrom/fs",  # sum_i APT_i v_i: e times angstrom/fs
+    "apt": "e",
+    "apt_velocity": "e*angstrom/fs",
+    "charges": "e",
+    "atomic_dipoles": "e*angstrom",
+    "atomic_energies": "eV",
+    "transition_dipole": "e*angstrom",
+}
+
+
+def test_every_contract_output_has_the_unit_of_its_physics():
+    from tensorml import contract
+
+    assert set(contract.OUTPUTS) == set(OUTPUT_UNITS_METAL), "a new output needs its unit here"
+    for name, spec in contract.OUTPUTS.items():
+        assert U.METAL.unit_name(spec.dim) == OUTPUT_UNITS_METAL[name], name
+    assert U.METAL.unit_name(contract.INPUTS["velocities"].dim) == "angstrom/fs"
+    assert U.ATOMIC.unit_name(contract.OUTPUTS["dmdt"].dim) == "e*bohr/au"
+
+
+def test_time_conversions_of_lammps_and_ipi():
+    # LAMMPS: metal time is ps, real and electron fs (LAMMPS 'units' documentation)
+    assert U.factor(U.DIPOLE_RATE, U.METAL, U.LAMMPS_UNIT_SYSTEMS["metal"]) == pytest.approx(1000.0, rel=1e-15)
+    assert U.factor(U.DIPOLE_RATE, U.METAL, U.LAMMPS_UNIT_SYSTEMS["real"]) == pytest.approx(1.0, rel=1e-15)
+    assert U.factor(U.VELOCITY, U.METAL, U.LAMMPS_UNIT_SYSTEMS["electron"]) == pytest.approx(
+        1 / ase.units.Bohr, rel=1e-15
+    )
+    # i-PI: atomic time unit hbar/E_h (1 fs = 41.34 au) and atomic velocities
+    assert U.factor(U.TIME, U.METAL, U.ATOMIC) == pytest.approx(
+        ipi_units.unit_to_internal("time", "femtosecond", 1.0), rel=1e-7
+    )
+    assert U.factor(U.VELOCITY, U.ATOMIC, U.METAL) == pytest.approx(ase.units.Bohr / U.AU_TIME_FS, rel=1e-12)
+
+
+def test_dimension_lists_of_format_1_have_no_time():
+    assert U.Dimension.from_list([1, 0, 1]) == U.DIPOLE
+    assert U.Dimension.from_list([1, 0, 1, -1]) == U.DIPOLE_RATE
+    with pytest.raises(ValueError, match="4 exponents"):
+        U.Dimension.from_list([1, 0])
+    assert U.UnitSystem.from_dict({"length": "angstrom", "energy": "eV", "charge": "e"}).time == "fs"

@@ -111,14 +111,19 @@ def is_model_file(path: str | Path) -> bool:
 def restamp(source: str | Path, output: str | Path) -> dict:
     """Write the model file ``source`` again as ``output`` with a payload checksum; returns the metadata.
 
-    For files exported before checksums existed: the module and metadata are kept as they are.
+    For files exported before checksums existed: the module is kept as it is, and the metadata of
+    an older contract format is brought to today's (:func:`tensorml.contract.upgrade_metadata`).
     A file that already records a checksum must match it.
     """
     import torch
+
+    from .contract import upgrade_metadata
 
     extra = {"metadata.json": ""}
     module = torch.jit.load(str(source), map_location="cpu", _extra_files=extra)
     metadata = json.loads(extra["metadata.json"])
     if DIGEST_KEY in metadata:
         verify(source, metadata)
-    return save_scripted(module, output, metadata)
+    upgraded = upgrade_metadata(metadata)
+    upgraded.pop("read_from_format_version", None)
+    return save_scripted(module, output, upgraded)

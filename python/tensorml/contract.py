@@ -16,6 +16,7 @@ metadata keys.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -23,7 +24,9 @@ from . import units as U
 
 FORMAT_NAME = "tensorml-model"
 #: Bumped when an engine written for an older version could misread a newer file.
-FORMAT_VERSION = 1
+#: 2: dimensions have four exponents (length, energy, charge, time) and ``units`` names a time
+#: unit; version-1 files are read through :func:`upgrade_metadata`.
+FORMAT_VERSION = 2
 #: Closest approach of two atoms (angstrom) below which engines stop instead of evaluating, unless
 #: a model's metadata sets its own ``min_distance`` (model length units): far below any bond length
 #: in training data, where a learned model's output is meaningless (two atoms on top of each other).
@@ -88,9 +91,8 @@ INPUTS: dict[str, InputSpec] = {
             "velocities",
             "[N,3]",
             "float",
-            U.LENGTH,
-            "Optional: velocities in length per time unit T of the engine's choosing; needed by "
-            "dmdt and apt_velocity, which then come out per T.",
+            U.VELOCITY,
+            "Optional: velocities (model length per model time unit); needed by dmdt and apt_velocity.",
         ),
     ]
 }
@@ -180,10 +182,10 @@ OUTPUTS: dict[str, OutputSpec] = {
             "dmdt",
             False,
             (3,),
-            U.DIPOLE,
+            U.DIPOLE_RATE,
             "none",
-            "Dipole time derivative dM/dt = sum_i APT_i v_i (APTNN seed eqs. 2-4), per time unit of "
-            "the velocities; one Jacobian-vector product when the APTs are not requested.",
+            "Dipole time derivative dM/dt = sum_i APT_i v_i (APTNN seed eqs. 2-4); one "
+            "Jacobian-vector product when the APTs are not requested.",
             "dipole",
             needs=("velocities",),
             per_atom_form="apt_velocity",
@@ -193,9 +195,9 @@ OUTPUTS: dict[str, OutputSpec] = {
             "apt_velocity",
             True,
             (3,),
-            U.DIPOLE,
+            U.DIPOLE_RATE,
             "sum",
-            "Per-atom APT_i v_i (its sum over atoms is dM/dt), per time unit of the velocities.",
+            "Per-atom APT_i v_i (its sum over atoms is dM/dt).",
             "dipole",
             needs=("velocities",),
         ),
@@ -303,6 +305,33 @@ def build_metadata(
         meta.update(extra)
     validate_metadata(meta)
     return meta
+
+
+def upgrade_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata of a format-1 file in today's form (a copy); other files are returned as they are.
+
+    Format 1 had three-exponent dimensions (no time) and no time unit: velocities were in model
+    length per engine time unit, and dmdt/apt_velocity came out per that unit.  Read as format 2,
+    its time unit is :data:`tensorml.units.LEGACY_TIME_UNIT` (fs) and every quantity made from the
+    velocities gains the exponent -1 of time, which is what engines give it (they are linear in v).
+    """
+    if meta.get("format") != FORMAT_NAME or meta.get("format_version") != 1:
+        return dict(meta)
+    out = json.loads(json.dumps(meta))
+    out["format_version"] = FORMAT_VERSION
+    out["read_from_format_version"] = 1  # said by `tensorml info`; not written back by export
+    system = U.UnitSystem.from_dict(out.get("units", {}))
+    out.setdefault("units", {})["time"] = system.time
+    out.setdefault("unit_factors", {})["time"] = system.base_factors()["time"]
+    tables = [(name, spec, INPUTS.get(name)) for name, spec in out.get("inputs", {}).items()]
+    tables += [(name, spec, OUTPUTS.get(name)) for name, spec in out.get("outputs", {}).items()]
+    for _name, spec, known in tables:
+        dims = list(spec.get("dimension", []))
+        if len(dims) == 3:
+            timed = known is not None and known.dim.time != 0 and known.dim.as_list()[:3] == dims
+            spec["dimension"] = dims + [known.dim.time if timed else 0]
+            spec["unit"] = system.unit_name(U.Dimension.from_list(spec["dimension"]))
+    return out
 
 
 def validate_metadata(meta: Mapping[str, Any], *, source: str = "model") -> None:

@@ -29,14 +29,15 @@ class System:
     cell: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))
     pbc: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=bool))
     efield: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    #: optional, in model length per time unit T (dmdt and apt_velocity come out per T)
+    #: optional, in model length per model time unit (dmdt and apt_velocity need them)
     velocities: np.ndarray | None = None
 
     @classmethod
     def from_atoms(cls, atoms, units: U.UnitSystem, efield_V_per_A=None) -> "System":
         """An ASE Atoms (angstrom; field in V/angstrom) converted to ``units``.
 
-        Velocities, if the atoms have them, are taken in angstrom/fs (converted to model length/fs).
+        Velocities, if the atoms have them, are converted from ASE's units to model length per
+        model time unit.
         """
         to_model = U.factor(U.LENGTH, U.METAL, units)
         efield = np.zeros(3) if efield_V_per_A is None else np.asarray(efield_V_per_A, float)
@@ -44,7 +45,8 @@ class System:
         if atoms.has("momenta"):
             import ase.units
 
-            velocities = atoms.get_velocities() * ase.units.fs * to_model
+            # ASE velocities are angstrom per ASE time unit; times ase.units.fs: angstrom/fs (METAL)
+            velocities = atoms.get_velocities() * ase.units.fs * U.factor(U.VELOCITY, U.METAL, units)
         return cls(
             numbers=np.asarray(atoms.numbers, dtype=np.int64),
             positions=np.asarray(atoms.positions, dtype=np.float64) * to_model,
@@ -59,6 +61,7 @@ class ExportedModel:
     """A tensorml model file, loaded and checked, ready to evaluate."""
 
     def __init__(self, module: torch.nn.Module, metadata: dict[str, Any], device: str = "cpu", source: str = "model"):
+        metadata = contract.upgrade_metadata(metadata)
         contract.validate_metadata(metadata, source=source)
         self.module = module
         self.metadata = metadata
@@ -197,7 +200,7 @@ def read_file_metadata(path: str | Path) -> dict[str, Any]:
             names = [n for n in archive.namelist() if n.endswith(f"/extra/{contract.METADATA_FILE}")]
             if not names:
                 raise contract.MetadataError(f"{path}: no {contract.METADATA_FILE} inside; not a tensorml model")
-            return json.loads(archive.read(names[0]))
+            return contract.upgrade_metadata(json.loads(archive.read(names[0])))
     except zipfile.BadZipFile:
         raise contract.MetadataError(f"{path}: not a readable TorchScript archive") from None
 

@@ -1,15 +1,20 @@
 """Every unit tensorml knows, and every conversion between them, in one table.
 
-A quantity's unit is fixed by its *dimension*: exponents of the three base
-units length, energy and charge.  A unit system names one unit for each base:
+A quantity's unit is fixed by its *dimension*: exponents of the four base
+units length, energy, charge and time.  A unit system names one unit for each base:
 
-=========  ================  =========================================
-system     (length, energy, charge)
-=========  ================  =========================================
-metal      angstrom, eV, e   the default of tensorml models and LAMMPS ``units metal``
-real       angstrom, kcal/mol, e   LAMMPS ``units real``
-atomic     bohr, hartree, e  i-PI's internal units, LAMMPS ``units electron``
-=========  ================  =========================================
+=========  ============================  ==============================================
+system     (length, energy, charge, time)
+=========  ============================  ==============================================
+METAL      angstrom, eV, e, fs           the default of tensorml models (LAMMPS ``units
+                                         metal`` has the same length, energy, charge but ps)
+REAL       angstrom, kcal/mol, e, fs     LAMMPS ``units real``
+ATOMIC     bohr, hartree, e, au          i-PI's internal units (au of time: hbar/E_h)
+=========  ============================  ==============================================
+
+:data:`LAMMPS_UNIT_SYSTEMS` holds the unit systems of the LAMMPS unit styles
+(metal: ps; electron: bohr, hartree, e, fs).  Time enters only through
+velocities and the outputs made from them (dM/dt: e*angstrom/fs in METAL).
 
 Derived units follow from the dimension:
 
@@ -48,9 +53,19 @@ ENERGY_UNITS: dict[str, float] = {
 }
 #: Size of one named charge unit, in elementary charges.
 CHARGE_UNITS: dict[str, float] = {"e": 1.0}
+#: Size of one named time unit, in femtoseconds ("au": hbar/E_h, the atomic unit of time).
+TIME_UNITS: dict[str, float] = {
+    "fs": 1.0,
+    "ps": 1.0e3,
+    "ns": 1.0e6,
+    "s": 1.0e15,
+    "au": ase.units._aut * 1.0e15,
+}
 
-BASES = ("length", "energy", "charge")
-_TABLES = {"length": LENGTH_UNITS, "energy": ENERGY_UNITS, "charge": CHARGE_UNITS}
+BASES = ("length", "energy", "charge", "time")
+_TABLES = {"length": LENGTH_UNITS, "energy": ENERGY_UNITS, "charge": CHARGE_UNITS, "time": TIME_UNITS}
+#: The time unit of model files written before time was a base dimension (format version 1).
+LEGACY_TIME_UNIT = "fs"
 
 #: Coulomb constant 1/(4 pi eps0) in eV*angstrom/e^2 (= hartree * bohr).
 COULOMB_CONSTANT = ase.units.Hartree * ase.units.Bohr
@@ -58,19 +73,26 @@ COULOMB_CONSTANT = ase.units.Hartree * ase.units.Bohr
 
 @dataclass(frozen=True)
 class Dimension:
-    """Exponents of (length, energy, charge) of a physical quantity."""
+    """Exponents of (length, energy, charge, time) of a physical quantity."""
 
     length: int = 0
     energy: int = 0
     charge: int = 0
+    time: int = 0
 
     def as_list(self) -> list[int]:
-        return [self.length, self.energy, self.charge]
+        return [self.length, self.energy, self.charge, self.time]
 
     @classmethod
     def from_list(cls, exps) -> "Dimension":
-        length, energy, charge = (int(e) for e in exps)
-        return cls(length, energy, charge)
+        """From 4 exponents, or 3 (length, energy, charge: files of format version 1, no time)."""
+        exps = [int(e) for e in exps]
+        if len(exps) not in (3, 4):
+            raise ValueError(f"a dimension has 4 exponents (length, energy, charge, time), got {exps}")
+        return cls(*exps)
+
+    def __truediv__(self, other: "Dimension") -> "Dimension":
+        return Dimension(*(a - b for a, b in zip(self.as_list(), other.as_list())))
 
 
 # Dimensions of the quantities of the model contract.
@@ -82,6 +104,9 @@ FORCE = Dimension(length=-1, energy=1)
 DIPOLE = Dimension(length=1, charge=1)
 POLARIZABILITY = Dimension(length=3)
 EFIELD = Dimension(length=-1, energy=1, charge=-1)
+TIME = Dimension(time=1)
+VELOCITY = LENGTH / TIME
+DIPOLE_RATE = DIPOLE / TIME  # dM/dt
 
 
 @dataclass(frozen=True)
@@ -91,6 +116,7 @@ class UnitSystem:
     length: str = "angstrom"
     energy: str = "eV"
     charge: str = "e"
+    time: str = "fs"
 
     def __post_init__(self):
         for base in BASES:
@@ -108,15 +134,17 @@ class UnitSystem:
 
     @classmethod
     def from_dict(cls, names: Mapping[str, str]) -> "UnitSystem":
+        """From the ``units`` table of a model file; one without ``time`` (format 1) has fs."""
+        names = {"time": LEGACY_TIME_UNIT, **names}
         missing = [b for b in BASES if b not in names]
         if missing:
             raise ValueError(f"unit system lacks the base unit(s) {missing}")
         return cls(**{b: names[b] for b in BASES})
 
     def unit_name(self, dim: Dimension) -> str:
-        """Human-readable unit of a dimension, e.g. 'eV/angstrom', 'e*angstrom', 'eV/(e*angstrom)'."""
+        """Human-readable unit of a dimension, e.g. 'eV/angstrom', 'e*angstrom/fs', 'eV/(e*angstrom)'."""
         num, den = [], []
-        for base in ("charge", "energy", "length"):
+        for base in ("charge", "energy", "length", "time"):
             exp = getattr(dim, base)
             name = getattr(self, base)
             if exp:
@@ -128,9 +156,9 @@ class UnitSystem:
         return text
 
 
-METAL = UnitSystem("angstrom", "eV", "e")
-REAL = UnitSystem("angstrom", "kcal/mol", "e")
-ATOMIC = UnitSystem("bohr", "hartree", "e")
+METAL = UnitSystem("angstrom", "eV", "e", "fs")
+REAL = UnitSystem("angstrom", "kcal/mol", "e", "fs")
+ATOMIC = UnitSystem("bohr", "hartree", "e", "au")
 
 
 def factor(dim: Dimension, source: UnitSystem, target: UnitSystem) -> float:
@@ -168,14 +196,6 @@ AMU_SI = ase.units._amu  # kg
 #: Boltzmann constant in eV/K.
 BOLTZMANN_EV = ase.units.kB
 
-#: Size of one named time unit, in femtoseconds ("au": hbar/E_h, the atomic unit of time).
-TIME_UNITS: dict[str, float] = {
-    "fs": 1.0,
-    "ps": 1.0e3,
-    "ns": 1.0e6,
-    "s": 1.0e15,
-    "au": ase.units._aut * 1.0e15,
-}
 #: The atomic unit of time hbar/E_h in fs (i-PI's internal time unit).
 AU_TIME_FS = TIME_UNITS["au"]
 
@@ -206,7 +226,11 @@ AMU_A2_PER_FS2_IN_EV = AMU_SI * (1.0e-10 / 1.0e-15) ** 2 / ELEMENTARY_CHARGE_SI
 #: integrates x += dt v with dt in fs, so velocities are bohr/fs (its documentation
 #: names bohr per 1.03275 fs = sqrt(amu bohr^2/hartree); the positions written by
 #: LAMMPS 2025 show bohr/fs, tests/test_spectra_lammps.py checks it).
-LAMMPS_UNIT_SYSTEMS = {"metal": METAL, "real": REAL, "electron": ATOMIC}
+LAMMPS_UNIT_SYSTEMS = {
+    "metal": UnitSystem("angstrom", "eV", "e", "ps"),
+    "real": REAL,
+    "electron": UnitSystem("bohr", "hartree", "e", "fs"),
+}
 LAMMPS_TIME_UNIT_FS: dict[str, float] = {"metal": 1.0e3, "real": 1.0, "electron": 1.0}
 LAMMPS_VELOCITY_TIME_UNIT_FS: dict[str, float] = {"metal": 1.0e3, "real": 1.0, "electron": 1.0}
 

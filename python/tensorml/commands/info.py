@@ -20,7 +20,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(meta, indent=1))
         return 0
-    print(f"{args.model}: tensorml {meta['model_type']} model (format version {meta['format_version']})")
+    version = f"format version {meta['format_version']}"
+    if "read_from_format_version" in meta:
+        version = f"format version {meta['read_from_format_version']}, read as {meta['format_version']}"
+    print(f"{args.model}: tensorml {meta['model_type']} model ({version})")
     print(f"  species: {' '.join(meta['species_symbols'])}")
     print(f"  cutoff {meta['cutoff']}, halo {meta['halo']} {meta['units']['length']}; dtype {meta['dtype']}")
     print(f"  units: {meta['units']['length']}, {meta['units']['energy']}, {meta['units']['charge']}")
