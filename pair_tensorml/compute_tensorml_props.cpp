@@ -150,10 +150,10 @@ void ComputeTensorMLProps::compute_vector()
   int k = 0;
   for (size_t g = 0; g < global_.size(); ++g) {
     if (grouped_[g].empty()) {
-      for (double v : pair_->values.at(global_[g])) vector[k++] = v;
+      for (double v : pair_->values().at(global_[g])) vector[k++] = v;
       continue;
     }
-    const auto &values = pair_->values.at(grouped_[g]);
+    const auto &values = pair_->values().at(grouped_[g]);
     const int64_t size = pair_->model().output(grouped_[g]).size;
     std::vector<double> sum(size, 0.0), total(size);
     for (int i = 0; i < nlocal; ++i)
@@ -178,7 +178,7 @@ void ComputeTensorMLProps::compute_peratom()
   for (int i = 0; i < nlocal; ++i) {
     int c = 0;
     for (const auto &p : peratom_) {
-      const auto &values = pair_->values.at(p);
+      const auto &values = pair_->values().at(p);
       const int64_t size = pair_->model().output(p).size;
       for (int64_t s = 0; s < size; ++s) array_atom[i][c++] = (mask[i] & groupbit) ? values[i * size + s] : 0.0;
     }

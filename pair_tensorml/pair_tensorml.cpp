@@ -2,10 +2,10 @@
    tensorml: pair_style tensorml (see pair_tensorml.h for the syntax).
 
    Each step, on each MPI rank:
-   1. the modelled atoms (types not NULL) are numbered local first, then the
-      ghosts that appear in an edge; local positions are unwrapped with their
-      image flags, so absolute-position quantities (q_i r_i) never jump when an
-      atom is wrapped; edge shifts make r_ij = x_j - x_i exact;
+   1. the system builder (tensorml_system.h) numbers the modelled atoms (types
+      not NULL) local first, then the ghosts that appear in an edge, unwraps
+      local positions with their image flags (tensorml_images.h guards them)
+      and makes the contract's inputs in model units;
    2. the module is called with the outputs this step needs: energy and
       forces (unless properties_only), the virial when LAMMPS tallies it, and
       the position-only global properties (dipole, polarizability) on steps
@@ -13,9 +13,11 @@
       share the forward pass); everything else a compute asks for (per-atom
       APTs, velocity-dependent dM/dt with the final velocities of the step) is
       evaluated when the compute is invoked, in a second call (evaluate_now);
-   3. outputs are converted to LAMMPS units through the metadata dimensions;
-      derivatives on ghost atoms (forces, APT) are added onto their owners by
-      reverse communication; global values are summed over ranks.
+   3. the pair tallies energy, forces and virial; the output store
+      (tensorml_outputs.h) converts the properties to LAMMPS units through the
+      metadata dimensions, sums globals over ranks and adds derivatives on
+      ghost atoms (forces with newton off, APTs) onto their owners by reverse
+      communication; compute tensorml/props reads its values.
    The pair style knows no physics: every output is handled by its metadata.
 ------------------------------------------------------------------------- */
 
@@ -52,7 +54,7 @@ static constexpr int CENTROID_NOTAVAIL_FLAG = 2;    // LAMMPS' CENTROID_NOTAVAIL
 
 /* ---------------------------------------------------------------------- */
 
-PairTensorML::PairTensorML(LAMMPS *lmp) : Pair(lmp)
+PairTensorML::PairTensorML(LAMMPS *lmp) : Pair(lmp), builder_(std::make_unique<TensorML::SystemBuilder>(lmp))
 {
   single_enable = 0;
   restartinfo = 1;
@@ -235,12 +237,12 @@ void PairTensorML::init_style()
 
   // one model unit of length, energy, charge expressed in the LAMMPS units of this run
   double ev = force->boltz / BOLTZ_METAL;
-  base_[TensorML::LENGTH] = model_->unit_factor[TensorML::LENGTH] * force->angstrom;
-  base_[TensorML::ENERGY] = model_->unit_factor[TensorML::ENERGY] * ev;
-  base_[TensorML::CHARGE] = model_->unit_factor[TensorML::CHARGE] * force->qelectron;
-  base_[TensorML::TIME] = model_->unit_factor[TensorML::TIME] * force->femtosecond;
-  cut_lmp_ = model_->cutoff * base_[TensorML::LENGTH];
-  halo_lmp_ = model_->halo * base_[TensorML::LENGTH];
+  units_.base[TensorML::LENGTH] = model_->unit_factor[TensorML::LENGTH] * force->angstrom;
+  units_.base[TensorML::ENERGY] = model_->unit_factor[TensorML::ENERGY] * ev;
+  units_.base[TensorML::CHARGE] = model_->unit_factor[TensorML::CHARGE] * force->qelectron;
+  units_.base[TensorML::TIME] = model_->unit_factor[TensorML::TIME] * force->femtosecond;
+  cut_lmp_ = model_->cutoff * units_.base[TensorML::LENGTH];
+  halo_lmp_ = model_->halo * units_.base[TensorML::LENGTH];
 
   int flags = NeighConst::REQ_FULL;
   if (halo_lmp_ > cut_lmp_ * (1.0 + 1e-12)) {
@@ -268,7 +270,7 @@ void PairTensorML::set_comm_sizes()
 // Bonded (special) pairs must stay in the neighbour list: a learned model sees every neighbour.
 void PairTensorML::setup()
 {
-  value_step.clear();    // values cached in an earlier run (same timestep, other atoms) are stale
+  store_.forget();    // values cached in an earlier run (same timestep, other atoms) are stale
   const double ghost = comm->get_comm_cutoff();
   if (ghost < halo_lmp_)
     error->all(FLERR,
@@ -291,13 +293,6 @@ double PairTensorML::init_one(int i, int j)
   if (setflag[i][j] == 0) error->all(FLERR, "pair tensorml: all pair coeffs are not set");
   cutghost[i][j] = cutghost[j][i] = cut_lmp_;
   return cut_lmp_;
-}
-
-double PairTensorML::to_lammps(const std::array<int, 4> &dimension) const
-{
-  double f = 1.0;
-  for (int k = 0; k < TensorML::kBases; ++k) f *= std::pow(base_[k], dimension[k]);
-  return f;
 }
 
 void PairTensorML::check_image_flags()
@@ -339,8 +334,7 @@ bool PairTensorML::needs_velocities(const std::string &name) const
 
 bool PairTensorML::current(const std::string &name) const
 {
-  auto it = value_step.find(name);
-  return it != value_step.end() && it->second == update->ntimestep;
+  return store_.current(name, update->ntimestep);
 }
 
 void PairTensorML::evaluate_now(const std::vector<std::string> &names)
@@ -353,231 +347,65 @@ void PairTensorML::evaluate_now(const std::vector<std::string> &names)
 
 void PairTensorML::evaluate(const std::vector<std::string> &requested)
 {
-  auto wants = [&](const std::string &name) {
-    return std::find(requested.begin(), requested.end(), name) != requested.end();
-  };
-  double **x = atom->x;
-  double **f = atom->f;
-  int *type = atom->type;
-  imageint *image = atom->image;
-  const int nlocal = atom->nlocal;
-  const int nall = nlocal + atom->nghost;
-  const bool newton = force->newton_pair;
-  const bool forces = wants("forces");
-
-  // ---- atoms: modelled locals first, then ghosts as edges reach them
-  const double to_model_len = 1.0 / base_[TensorML::LENGTH];
-  std::vector<int> model_index(nall, -1);
-  std::vector<int> lammps_index;
-  lammps_index.reserve(nall);
-  std::vector<double> pos;    // LAMMPS length units, unwrapped for local atoms
-  pos.reserve(3 * nall);
-  auto add_atom = [&](int i) {
-    model_index[i] = (int) lammps_index.size();
-    lammps_index.push_back(i);
-    if (i < nlocal) {
-      double xu[3];
-      domain->unmap(x[i], image[i], xu);
-      pos.insert(pos.end(), xu, xu + 3);
-    } else {
-      pos.insert(pos.end(), x[i], x[i] + 3);
-    }
-  };
-  for (int i = 0; i < nlocal; ++i)
-    if (type_z_[type[i]] >= 0) add_atom(i);
-  const int n_local_model = (int) lammps_index.size();
-
-  // ---- edges from the full list (and ghost lists for message passing)
-  const double cutsq_lmp = cut_lmp_ * cut_lmp_;
-  const double min_lmp = model_->min_distance * base_[TensorML::LENGTH];
-  double closest = cutsq_lmp;    // squared, LAMMPS length units
-  int close_i = -1, close_j = -1;
-  std::vector<int64_t> src, dst;
-  std::vector<double> shifts;
-  const int nlist = list->inum + (ghostneigh ? list->gnum : 0);
-  for (int ii = 0; ii < nlist; ++ii) {
-    const int i = list->ilist[ii];
-    if (type_z_[type[i]] < 0) continue;
-    if (model_index[i] < 0) add_atom(i);
-    const int *jlist = list->firstneigh[i];
-    const int jnum = list->numneigh[i];
-    for (int jj = 0; jj < jnum; ++jj) {
-      const int j = jlist[jj] & NEIGHMASK;
-      if (type_z_[type[j]] < 0) continue;
-      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-      const double rsq = dx * dx + dy * dy + dz * dz;
-      if (rsq >= cutsq_lmp) continue;
-      if (rsq < closest) {
-        closest = rsq;
-        close_i = i;
-        close_j = j;
-      }
-      if (model_index[j] < 0) add_atom(j);
-      const int mi = model_index[i], mj = model_index[j];
-      src.push_back(mi);
-      dst.push_back(mj);
-      // r_ij = pos_j - pos_i + shift must equal x_j - x_i
-      shifts.push_back(dx - (pos[3 * mj] - pos[3 * mi]));
-      shifts.push_back(dy - (pos[3 * mj + 1] - pos[3 * mi + 1]));
-      shifts.push_back(dz - (pos[3 * mj + 2] - pos[3 * mi + 2]));
-    }
-  }
-  if (close_i >= 0 && closest < min_lmp * min_lmp)
-    error->one(FLERR,
-               "pair tensorml, step {}: atoms {} and {} are {:.4g} apart, closer than the model's minimum distance "
-               "{:.4g} (LAMMPS length units): the model cannot be evaluated there",
-               update->ntimestep, std::min(atom->tag[close_i], atom->tag[close_j]),
-               std::max(atom->tag[close_i], atom->tag[close_j]), std::sqrt(closest), min_lmp);
-  const int64_t n = (int64_t) lammps_index.size();
-  const int64_t ne = (int64_t) src.size();
-
-  // ---- contract inputs
-  auto fopt = model_->float_options();
-  auto iopt = model_->int_options();
-  auto cpu64 = torch::TensorOptions().dtype(torch::kFloat64);
-  auto cpui = torch::TensorOptions().dtype(torch::kInt64);
-  std::vector<int64_t> numbers(n);
-  for (int64_t k = 0; k < n; ++k) numbers[k] = type_z_[type[lammps_index[k]]];
-  double cell[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0, domain->xz, domain->yz, domain->zprd};
-  for (double &c : cell) c *= to_model_len;
-  const double efield_conv = force->qe2f / to_lammps({-1, 1, -1, 0});
-  std::vector<int64_t> edges(2 * ne);
-  std::copy(src.begin(), src.end(), edges.begin());
-  std::copy(dst.begin(), dst.end(), edges.begin() + ne);
-
-  c10::Dict<std::string, torch::Tensor> inputs;
-  inputs.insert("positions", (torch::from_blob(pos.data(), {n, 3}, cpu64) * to_model_len).to(fopt));
-  inputs.insert("atomic_numbers", torch::from_blob(numbers.data(), {n}, cpui).to(iopt));
-  inputs.insert("cell", torch::from_blob(cell, {1, 3, 3}, cpu64).to(fopt));
-  inputs.insert("pbc", torch::tensor({(bool) domain->xperiodic, (bool) domain->yperiodic, (bool) domain->zperiodic},
-                                     torch::TensorOptions().dtype(torch::kBool))
-                           .reshape({1, 3})
-                           .to(model_->device));
-  inputs.insert("edge_index", torch::from_blob(edges.data(), {2, ne}, cpui).to(iopt));
-  inputs.insert("edge_shifts", (torch::from_blob(shifts.data(), {ne, 3}, cpu64) * to_model_len).to(fopt));
-  inputs.insert("batch", torch::zeros({n}, iopt));
-  inputs.insert("n_local", torch::tensor((int64_t) n_local_model, cpui));
-  inputs.insert("efield", (torch::from_blob(efield_, {1, 3}, cpu64) * efield_conv).to(fopt));
+  const bool forces = std::find(requested.begin(), requested.end(), "forces") != requested.end();
   bool velocities = false;
   for (const auto &r : requested) velocities = velocities || needs_velocities(r);
-  std::vector<double> vel;
-  if (velocities) {
-    // ghost atoms need their owners' velocities: a rank's dM/dt sums APT_j v_j over its ghosts too
-    comm->forward_comm(this);
-    double **v = atom->v;
-    vel.resize(3 * n);
-    for (int64_t k = 0; k < n; ++k)
-      for (int d = 0; d < 3; ++d) vel[3 * k + d] = v[lammps_index[k]][d];
-    // to model length per model time (the metadata's dimension of the input)
-    const double to_model_vel = 1.0 / to_lammps(model_->input_dimension.at("velocities"));
-    inputs.insert("velocities", (torch::from_blob(vel.data(), {n, 3}, cpu64) * to_model_vel).to(fopt));
-  }
+  // ghost atoms need their owners' velocities: a rank's dM/dt sums APT_j v_j over its ghosts too
+  if (velocities) comm->forward_comm(this);
+  const TensorML::AtomSystem system =
+      builder_->build(list, ghostneigh, type_z_, cut_lmp_, model_->min_distance * units_.base[TensorML::LENGTH]);
 
   std::map<std::string, torch::Tensor> out;
   try {
-    out = model_->evaluate(inputs, requested);
+    out = model_->evaluate(builder_->inputs(system, *model_, units_, efield_, velocities), requested);
   } catch (const std::exception &e) {
     error->one(FLERR, "pair tensorml, step {}: {}", update->ntimestep, e.what());
   }
-
-  // ---- per-atom derivatives that must reach the owners of ghost atoms
-  std::vector<std::string> summed, kept, global;
-  for (const auto &p : requested) {
-    if (p == "energy" || p == "forces" || p == "virial" || p == "atomic_energies") continue;
-    const auto &spec = model_->output(p);
-    if (!spec.per_atom)
-      global.push_back(p);
-    else
-      (spec.ghost == "sum" ? summed : kept).push_back(p);
-  }
-  revsize_ = (newton || !forces ? 0 : 3);
-  for (const auto &p : summed) revsize_ += (int) model_->output(p).size;
-  if (revsize_ > 0) revbuf_.assign((size_t) nall * revsize_, 0.0);
-
-  // ---- energy, forces, virial
-  if (forces) {
-    const double ef = base_[TensorML::ENERGY];
-    if (eflag_global) eng_vdwl += out["energy"].item<double>() * ef;
-    const double ff = to_lammps(model_->output("forces").dimension);
-    const double *fm = out["forces"].data_ptr<double>();
-    for (int64_t k = 0; k < n; ++k) {
-      const int i = lammps_index[k];
-      if (newton || i < nlocal) {
-        for (int d = 0; d < 3; ++d) f[i][d] += ff * fm[3 * k + d];
-      } else {
-        for (int d = 0; d < 3; ++d) revbuf_[(size_t) i * revsize_ + d] = ff * fm[3 * k + d];
-      }
-    }
-    if (wants("virial")) {
-      const double *w = out["virial"].data_ptr<double>();    // [3][3], -dE/d(strain)
-      virial[0] += w[0] * ef;
-      virial[1] += w[4] * ef;
-      virial[2] += w[8] * ef;
-      virial[3] += 0.5 * (w[1] + w[3]) * ef;
-      virial[4] += 0.5 * (w[2] + w[6]) * ef;
-      virial[5] += 0.5 * (w[5] + w[7]) * ef;
-    }
-    if (wants("atomic_energies")) {
-      const double *ea = out["atomic_energies"].data_ptr<double>();
-      for (int64_t k = 0; k < n_local_model; ++k) eatom[lammps_index[k]] += ea[k] * ef;
-    }
-  }
-
-  const bigint step = update->ntimestep;
-  // ---- global properties: sums over local atoms, summed over ranks
-  for (const auto &p : global) {
-    const auto &spec = model_->output(p);
-    std::vector<double> total(spec.size);
-    MPI_Allreduce(out[p].data_ptr<double>(), total.data(), (int) spec.size, MPI_DOUBLE, MPI_SUM, world);
-    const double c = to_lammps(spec.dimension);
-    for (auto &v : total) v *= c;
-    values[p] = total;
-    value_step[p] = step;
-  }
-
-  // ---- per-atom properties: local values kept, derivatives on ghosts sent to their owners
-  for (const auto &p : kept) {
-    const auto &spec = model_->output(p);
-    const double c = to_lammps(spec.dimension);
-    const double *v = out[p].data_ptr<double>();
-    auto &dest = values[p];
-    dest.assign((size_t) nlocal * spec.size, 0.0);
-    for (int64_t k = 0; k < n_local_model; ++k)
-      for (int64_t s = 0; s < spec.size; ++s) dest[(size_t) lammps_index[k] * spec.size + s] = c * v[k * spec.size + s];
-    value_step[p] = step;
-  }
-  int offset = (newton || !forces ? 0 : 3);
-  for (const auto &p : summed) {
-    const auto &spec = model_->output(p);
-    const double c = to_lammps(spec.dimension);
-    const double *v = out[p].data_ptr<double>();
-    for (int64_t k = 0; k < n; ++k)
-      for (int64_t s = 0; s < spec.size; ++s)
-        revbuf_[(size_t) lammps_index[k] * revsize_ + offset + s] = c * v[k * spec.size + s];
-    offset += (int) spec.size;
-  }
-  if (revsize_ > comm_reverse)
+  // with newton off, forces on ghosts travel in the first three slots of the reverse buffer
+  const int lead = (force->newton_pair || !forces) ? 0 : 3;
+  store_.store(*model_, units_, out, requested, system, lead, update->ntimestep, world);
+  if (forces) tally(out, system, requested, lead > 0);
+  if (store_.revsize > comm_reverse)
     error->one(FLERR,
                "pair tensorml: internal error: reverse communication of {} values per atom exceeds the "
                "declared {}",
-               revsize_, comm_reverse);
-  if (revsize_ > 0) {
-    comm->reverse_comm(this, revsize_);
-    offset = 0;
-    if (!(newton || !forces)) {
-      for (int i = 0; i < nlocal; ++i)
-        for (int d = 0; d < 3; ++d) f[i][d] += revbuf_[(size_t) i * revsize_ + d];
-      offset = 3;
-    }
-    for (const auto &p : summed) {
-      const int64_t size = model_->output(p).size;
-      auto &dest = values[p];
-      dest.assign((size_t) nlocal * size, 0.0);
-      for (int i = 0; i < nlocal; ++i)
-        for (int64_t s = 0; s < size; ++s) dest[(size_t) i * size + s] = revbuf_[(size_t) i * revsize_ + offset + s];
-      offset += (int) size;
-      value_step[p] = step;
-    }
+               store_.revsize, comm_reverse);
+  if (store_.revsize == 0) return;
+  comm->reverse_comm(this, store_.revsize);
+  if (lead > 0)
+    for (int i = 0; i < atom->nlocal; ++i)
+      for (int d = 0; d < 3; ++d) atom->f[i][d] += store_.slot(i)[d];
+  store_.finish_reverse(*model_, atom->nlocal, update->ntimestep);
+}
+
+void PairTensorML::tally(const std::map<std::string, torch::Tensor> &out, const TensorML::AtomSystem &system,
+                         const std::vector<std::string> &requested, bool ghost_forces_in_buffer)
+{
+  auto wants = [&](const std::string &name) {
+    return std::find(requested.begin(), requested.end(), name) != requested.end();
+  };
+  const double ef = units_.base[TensorML::ENERGY];
+  if (eflag_global) eng_vdwl += out.at("energy").item<double>() * ef;
+  const double ff = units_.to_lammps(model_->output("forces").dimension);
+  const double *fm = out.at("forces").data_ptr<double>();
+  double **f = atom->f;
+  for (int64_t k = 0; k < system.size(); ++k) {
+    const int i = system.lammps_index[k];
+    double *dest = (ghost_forces_in_buffer && i >= atom->nlocal) ? store_.slot(i) : f[i];
+    for (int d = 0; d < 3; ++d) dest[d] += ff * fm[3 * k + d];
+  }
+  if (wants("virial")) {
+    const double *w = out.at("virial").data_ptr<double>();    // [3][3], -dE/d(strain)
+    virial[0] += w[0] * ef;
+    virial[1] += w[4] * ef;
+    virial[2] += w[8] * ef;
+    virial[3] += 0.5 * (w[1] + w[3]) * ef;
+    virial[4] += 0.5 * (w[2] + w[6]) * ef;
+    virial[5] += 0.5 * (w[5] + w[7]) * ef;
+  }
+  if (wants("atomic_energies")) {
+    const double *ea = out.at("atomic_energies").data_ptr<double>();
+    for (int64_t k = 0; k < system.n_local; ++k) eatom[system.lammps_index[k]] += ea[k] * ef;
   }
 }
 
@@ -670,25 +498,18 @@ void PairTensorML::unpack_forward_comm(int n, int first, double *buf)
 
 int PairTensorML::pack_reverse_comm(int n, int first, double *buf)
 {
-  int m = 0;
-  for (int i = first; i < first + n; ++i)
-    for (int s = 0; s < revsize_; ++s) buf[m++] = revbuf_[(size_t) i * revsize_ + s];
-  return m;
+  return store_.pack_reverse(n, first, buf);
 }
 
 void PairTensorML::unpack_reverse_comm(int n, int *list_, double *buf)
 {
-  int m = 0;
-  for (int k = 0; k < n; ++k) {
-    const int j = list_[k];
-    for (int s = 0; s < revsize_; ++s) revbuf_[(size_t) j * revsize_ + s] += buf[m++];
-  }
+  store_.unpack_reverse(n, list_, buf);
 }
 
 double PairTensorML::memory_usage()
 {
   double bytes = Pair::memory_usage();
-  bytes += (double) revbuf_.capacity() * sizeof(double);
-  for (const auto &kv : values) bytes += (double) kv.second.capacity() * sizeof(double);
+  bytes += (double) store_.revbuf.capacity() * sizeof(double);
+  for (const auto &kv : store_.values) bytes += (double) kv.second.capacity() * sizeof(double);
   return bytes;
 }

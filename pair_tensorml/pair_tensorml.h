@@ -16,6 +16,9 @@
 #include "pair.h"
 
 #include "tensorml_images.h"
+#include "tensorml_outputs.h"
+#include "tensorml_system.h"
+#include "tensorml_units.h"
 
 #include <array>
 #include <map>
@@ -57,13 +60,10 @@ class PairTensorML : public Pair {
   std::vector<std::string> global_props, peratom_props;
   // Latest value of each property in LAMMPS units (global: size; per-atom: nlocal * size, local
   // atoms) and the step it belongs to.
-  std::map<std::string, std::vector<double>> values;
-  std::map<std::string, bigint> value_step;
+  const std::map<std::string, std::vector<double>> &values() const { return store_.values; }
   bool current(const std::string &name) const;
   // Evaluate these properties for the current positions and velocities, now (during runs only).
   void evaluate_now(const std::vector<std::string> &names);
-  // Conversion factor model -> LAMMPS units of a quantity of the given dimension.
-  double to_lammps(const std::array<int, 4> &dimension) const;
 
  protected:
   std::unique_ptr<TensorML::Model> model_;
@@ -71,14 +71,12 @@ class PairTensorML : public Pair {
   int properties_only_ = 0;
   double efield_[3] = {0.0, 0.0, 0.0};       // LAMMPS fix efield units
   std::vector<int> type_z_;                  // atomic number per LAMMPS type, -1 = NULL
-  double base_[4] = {1.0, 1.0, 1.0, 1.0};    // one model (length, energy, charge, time) unit in LAMMPS units
+  TensorML::UnitScale units_;                // model units -> LAMMPS units of this run
   double cut_lmp_ = 0.0, halo_lmp_ = 0.0;    // model cutoff and halo in LAMMPS length units
 
-  TensorML::ImageFlagGuard images_;    // refuses image flags about to wrap or wrapped
-
-  // reverse communication of per-atom derivatives of ghost atoms
-  std::vector<double> revbuf_;
-  int revsize_ = 0;
+  TensorML::ImageFlagGuard images_;                     // refuses image flags about to wrap or wrapped
+  std::unique_ptr<TensorML::SystemBuilder> builder_;    // atoms, edges and inputs of this rank
+  TensorML::OutputStore store_;                         // outputs in LAMMPS units, reverse-communicated
 
   void allocate();
   void load_model();
@@ -87,6 +85,9 @@ class PairTensorML : public Pair {
   void check_image_flags();    // error if a local atom's image flags overflow (tensorml_images.h)
   // One model call with the requested outputs; results tallied, stored and communicated.
   void evaluate(const std::vector<std::string> &requested);
+  // Energy, forces (ghost forces into the reverse buffer when asked), virial and per-atom energies.
+  void tally(const std::map<std::string, torch::Tensor> &out, const TensorML::AtomSystem &system,
+             const std::vector<std::string> &requested, bool ghost_forces_in_buffer);
 };
 
 }    // namespace LAMMPS_NS
