@@ -150,7 +150,10 @@ def _vdos(args, ctx: Context):
     runs = [load_atoms(None, v, ctx, make, from_positions=bool(args.positions)) for v in specs]
     atoms = holder["atoms"]
     if atoms.masses is None:
-        raise ValueError("no masses: give --type-map (elements), --masses, or dump a 'mass'/'element' column")
+        raise ValueError(
+            f"no masses for the atoms of {specs[0]}: {ctx.no_type_map_hint()}; "
+            "or give --masses, or dump a 'mass'/'element' column"
+        )
     part = partition(atoms, args.decompose, args.groups) if args.decompose else None
     if (args.qcf or "none") != "none":
         raise ValueError("the VDOS is classical: --qcf does not apply")
