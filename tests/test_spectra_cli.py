@@ -441,3 +441,55 @@ def test_vdos_type_map_missing_or_contradicted(tmp_path, capsys):
     io_ = capsys.readouterr()
     assert "warning" in io_.err and "1=N,2=H" in io_.err and "1=O,2=H" in io_.err, io_.err
     assert set(Spectrum.read(tmp_path / "v.dat").columns) == {"total", "N", "H"}
+
+
+# ----------------------------------------------------------------------------- trajectories too short for a spectrum
+def _short_warning(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if "too short" in ln and "warning" in ln]
+    return lines[0] if lines else ""
+
+
+def test_short_trajectories_warn_and_single_frames_fail(tmp_path, capsys):
+    """A smoke-test-length run (21 frames, as the i-PI example writes) still gives a spectrum, with a warning
+    naming the frames, the time step and the resolution; a run long enough gives none; 1 frame is an error."""
+    from tensorml.spectra.blocks import default_max_lag
+    from tensorml.spectra.windows import resolution_cm1
+
+    nfr = 21
+    write_ipi(tmp_path, nfr=nfr)
+    ipi = ["--ipi-input", tmp_path / "input.xml"]
+    runs = {
+        "ir-dipole": ["ir", "--dipole", tmp_path / "w.dipole_{bead}", *ipi, "--unit", "km/mol"],
+        "ir-apt": ["ir", "--apt", tmp_path / "w.BEC_{bead}", "--velocities", tmp_path / "w.vel_{bead}.xyz", *ipi],
+        "ir-arb-1-point": ["ir", "--dipole", tmp_path / "w.dipole_{bead}", *ipi, "--unit", "arb", "--max-freq", 3000],
+        "raman": ["raman", "--polarizability", tmp_path / "w.polarizability_{bead}", *ipi],
+        "vdos": ["vdos", "--velocities", tmp_path / "w.vel_{bead}.xyz", *ipi],
+    }
+    lag = default_max_lag(nfr, DT, None)
+    resolution = f"{resolution_cm1('hann', lag, DT):.3g} cm^-1"
+    for name, args in runs.items():
+        assert cli(*args, "-o", tmp_path / f"{name}.dat") == 0, name
+        warning = _short_warning(capsys.readouterr().err)
+        assert f"{nfr} frames" in warning and f"every {DT:g} fs" in warning and resolution in warning, (name, warning)
+        points = len(Spectrum.read(tmp_path / f"{name}.dat").wavenumber)
+        assert f"{points} frequency point" in warning, (name, warning)
+    # positions differentiated: two frames fewer
+    x = np.random.default_rng(0).normal(size=(nfr, 3, 3))
+    np.savez(tmp_path / "x.npz", positions=x, dt_fs=DT, symbols=np.array(["O", "H", "H"]))
+    assert cli("vdos", "--positions", tmp_path / "x.npz", "-o", tmp_path / "x.dat") == 0
+    assert f"{nfr - 2} frames" in _short_warning(capsys.readouterr().err)
+    # long enough: no warning
+    u, _ = analytic.harmonic_trajectory([1000.0, 1700.0, 2900.0], 1.0, 300.0, 1.0, 4000)
+    np.savez(tmp_path / "long.npz", dipole=0.5 * u, dt_fs=1.0)
+    assert cli("ir", "--dipole", tmp_path / "long.npz", "--temperature", 300, "-o", tmp_path / "long.dat") == 0
+    assert not _short_warning(capsys.readouterr().err)
+    # a single frame (or a series too short to correlate at all): an error, exit 1, naming the frames
+    np.savez(tmp_path / "one.npz", dipole=u[:1], dt_fs=1.0)
+    np.savez(tmp_path / "three.npz", positions=x[:3], dt_fs=1.0, symbols=np.array(["O", "H", "H"]))
+    for args, frames in [
+        (["ir", "--dipole", tmp_path / "one.npz", "--temperature", 300], "1 frame"),
+        (["vdos", "--positions", tmp_path / "three.npz"], "1 frame"),
+    ]:
+        assert cli(*args, "-o", tmp_path / "bad.dat") == 1
+        err = capsys.readouterr().err
+        assert "error" in err and frames in err, err
