@@ -175,3 +175,72 @@ def test_train_missing_dataset_names_the_file_and_the_command(tmp_path, monkeypa
     assert cli_main(["train", str(path), "--train-data", "nowhere.extxyz"]) == 1
     err = capsys.readouterr().err
     assert "no such dataset file: nowhere.extxyz (--train-data)" in err, err
+
+
+def _eval_json(args, path) -> dict:
+    assert cli_main(["evaluate", *map(str, args), "--json", str(path)]) == 0
+    return json.loads(Path(path).read_text())
+
+
+def test_evaluate_split_reproduces_the_training_split(tmp_path, dataset, capsys):
+    """--split train/val/test scores exactly the frames the training run put there: the metrics equal those
+    of its report.json, from the checkpoint's indices or recomputed from best.pt or the configuration."""
+    cfg = {
+        "seed": 3,
+        "data": {"train": str(dataset), "val_fraction": 0.25, "test_fraction": 0.25},
+        "model": {"cutoff": 3.5, "backbone": BACKBONES["eann"], "heads": {"dipole": {"hidden": [8]}}},
+        "training": {"epochs": 1, "batch_size": 4},
+        "output": {"dir": "run", "export_dtype": "float64", "plots": False},
+    }
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    assert cli_main(["train", str(config), "--no-progress"]) == 0
+    run = tmp_path / "run"
+    report = json.loads((run / "report.json").read_text())
+    assert 0 < report["data"]["test"] < 12 and sum(report["data"].values()) == 12
+    model = run / "model.pt"
+    capsys.readouterr()
+
+    def check(split, *extra):
+        got = _eval_json([model, dataset, "--split", split, *extra], tmp_path / f"{split}.json")
+        out = capsys.readouterr().out
+        n = report["data"][split]
+        assert f"split: {split} ({n} frames" in out, out
+        assert got["split"]["name"] == split and got["split"]["frames"] == n
+        assert got["dipole"]["frames"] == n
+        assert got["dipole"]["rmse"] == pytest.approx(report["metrics"][split]["dipole"]["rmse"], rel=1e-9)
+        return out
+
+    for split in ("train", "val", "test"):
+        assert "checkpoint.pt (frame indices" in check(split)
+    # default: every frame, and it says so
+    all_ = _eval_json([model, dataset], tmp_path / "all.json")
+    assert "split: all (12 frames; train and test together)" in capsys.readouterr().out
+    assert all_["dipole"]["frames"] == 12 and all_["split"]["name"] == "all"
+    # without the indices: recomputed from best.pt's configuration, then from the YAML, same frames
+    (run / "checkpoint.pt").unlink()
+    assert "best.pt (its training configuration: split recomputed)" in check("test")
+    (run / "best.pt").unlink()
+    assert cli_main(["evaluate", str(model), str(dataset), "--split", "test"]) == 1
+    err = capsys.readouterr().err
+    assert "does not record how its training data were split" in err and "--split-from" in err, err
+    assert "checkpoint.pt" in err and "training configuration" in err, err
+    assert "split recomputed" in check("test", "--split-from", config)
+    # data that are not the run's
+    other = write_water_dataset(tmp_path / "other.extxyz", n_frames=6, seed=9, max_molecules=2)
+    assert cli_main(["evaluate", str(model), str(other), "--split", "test", "--split-from", str(config)]) == 1
+    assert "is not a data file of the training run" in capsys.readouterr().err
+
+
+def test_evaluate_split_of_the_shipped_water_model(capsys):
+    """models/water/: the test split reproduced from its config.yaml gives the test metrics of its report."""
+    water = REPO / "models" / "water"
+    report = json.loads((water / "report.json").read_text())
+    data = REPO / "data" / "water_clusters.extxyz.xz"
+    assert cli_main(["evaluate", str(water / "model.pt"), str(data), "--split", "test"]) == 0
+    out = capsys.readouterr().out
+    n = report["data"]["test"]
+    assert f"split: test ({n} frames; held out by the training run" in out and "config.yaml" in out, out
+    row = next(ln for ln in out.splitlines() if ln.startswith("| dipole |"))
+    assert row.split("|")[2].strip() == str(n)
+    assert float(row.split("|")[3]) == pytest.approx(report["metrics"]["test"]["dipole"]["rmse"], rel=1e-3)
