@@ -493,3 +493,32 @@ def test_short_trajectories_warn_and_single_frames_fail(tmp_path, capsys):
         assert cli(*args, "-o", tmp_path / "bad.dat") == 1
         err = capsys.readouterr().err
         assert "error" in err and frames in err, err
+
+
+@pytest.mark.lammps
+def test_spcfw_example_vdos_reads_the_type_map_from_its_log(tmp_path, capsys):
+    """The README case: `tensorml spectrum vdos --velocities apt_spcfw.dump --lammps-log log.lammps` after a
+    (short) run of examples/lammps/in.water_spcfw, no --type-map: the elements come from its log, and the
+    smoke-test length is warned about."""
+    import os
+    import shutil
+    import subprocess
+
+    from engines import BIN, tool
+
+    work = tmp_path / "lammps"
+    shutil.copytree(SPCFW_LOG.parent, work)
+    model = SPCFW_LOG.parents[2] / "models" / "water" / "model.pt"
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1")
+    cmd = [tool("lmp"), "-in", "in.water_spcfw", "-var", "nsteps", "20", "-var", "model", str(model)]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = work / "vdos.dat"
+    assert cli("vdos", "--velocities", work / "apt_spcfw.dump", "--lammps-log", work / "log.lammps", "-o", out) == 0
+    io_ = capsys.readouterr()
+    assert "type map: 1=O,2=H (from" in io_.out and "pair_coeff * * tensorml O H" in io_.out, io_.out
+    from tensorml.spectra.readers.lammps import iter_dump
+
+    n_frames = sum(1 for _ in iter_dump(work / "apt_spcfw.dump"))
+    assert f"{n_frames} frames every" in _short_warning(io_.err), io_.err
+    assert "pair_coeff * * tensorml O H" in Spectrum.read(out).meta["type map"]
