@@ -7,6 +7,7 @@ route (TRPMD estimator: bead average of sum_i P_i v_i) must give the same spectr
 """
 
 import io
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -328,3 +329,196 @@ def test_arrays_cli(tmp_path, capsys):
         cli("ir", "--dipole", tmp_path / "m.npz", "--temperature", 300, "--unit", "cm-1", "-o", tmp_path / "x.dat") == 1
     )
     assert "volume" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- LAMMPS type map from the log
+SPCFW_LOG = Path(__file__).resolve().parents[1] / "examples" / "lammps" / "in.water_spcfw"
+
+LOG_HEAD = """LAMMPS (22 Jul 2025 - Update 4)
+units           real
+atom_style      full
+"""
+LOG_TAIL = """timestep        0.5                     # fs
+run             100
+"""
+
+
+def _pair_lines_of_spcfw() -> str:
+    """The pair_style/pair_coeff lines of examples/lammps/in.water_spcfw, echoed as LAMMPS logs them."""
+    lines = []
+    for line in SPCFW_LOG.read_text().splitlines():
+        if line.startswith(("pair_style", "pair_coeff")):
+            lines.append(line)
+            if "${model}" in line:  # LAMMPS echoes a line with variables again after substitution
+                lines.append(line.replace("${model}", "/models/water/model.pt"))
+    assert any("hybrid/overlay" in ln for ln in lines) and any("tensorml O H" in ln for ln in lines)
+    return "\n".join(lines) + "\n"
+
+
+def write_water_dump(path, nfr=300, dt_steps=2):
+    """A LAMMPS 'dump custom ... id type vx vy vz' of 2 harmonic water molecules (types 1 = O, 2 = H), real units."""
+    freqs = np.linspace(400.0, 3800.0, 18)
+    masses = np.repeat(np.tile([16.0, 1.0, 1.0], 2), 3)
+    _, v = analytic.harmonic_trajectory(freqs, masses, 300.0, 0.5 * dt_steps, nfr, 5)
+    v = v.reshape(nfr, 6, 3)
+    types = [1, 2, 2, 1, 2, 2]
+    out = []
+    for t in range(nfr):
+        out += ["ITEM: TIMESTEP", str(t * dt_steps), "ITEM: NUMBER OF ATOMS", "6"]
+        out += ["ITEM: BOX BOUNDS pp pp pp", "0 20", "0 20", "0 20", "ITEM: ATOMS id type vx vy vz"]
+        out += [f"{i + 1} {types[i]} {v[t, i, 0]:.10g} {v[t, i, 1]:.10g} {v[t, i, 2]:.10g}" for i in range(6)]
+    Path(path).write_text("\n".join(out) + "\n")
+
+
+@pytest.mark.parametrize(
+    "pair_lines",
+    [
+        "pair_style      tensorml ${model}\npair_style      tensorml model.pt\n"
+        "pair_coeff      * * O H                 # LAMMPS type 1 = O, type 2 = H\n",
+        "pair_style      hybrid/overlay lj/cut 3.0 tensorml model.pt properties_only yes\n"
+        "pair_coeff      * * lj/cut 0.01 0.8\npair_coeff      * * tensorml O H\n",
+        "spcfw",
+    ],
+    ids=["plain", "hybrid-overlay", "in.water_spcfw"],
+)
+def test_vdos_type_map_from_the_lammps_log(tmp_path, capsys, pair_lines):
+    """`tensorml spectrum vdos --velocities DUMP --lammps-log LOG` without --type-map: the elements of the
+    tensorml pair_coeff line, and the output says so."""
+    from tensorml.spectra.readers.lammps import read_log
+
+    if pair_lines == "spcfw":
+        pair_lines = _pair_lines_of_spcfw()
+    (tmp_path / "log.lammps").write_text(LOG_HEAD + pair_lines + LOG_TAIL)
+    write_water_dump(tmp_path / "v.dump")
+    common = ["--velocities", tmp_path / "v.dump", "--lammps-log", tmp_path / "log.lammps", "--corr-length", 100]
+    assert cli("vdos", *common, "--decompose", "element", "-o", tmp_path / "v.dat") == 0
+    io_ = capsys.readouterr()
+    assert "type map" in io_.out and "1=O,2=H" in io_.out and "log.lammps" in io_.out, io_.out
+    vd = Spectrum.read(tmp_path / "v.dat")
+    assert set(vd.columns) == {"total", "O", "H"}
+    assert "pair_coeff" in vd.meta["type map"] and "log.lammps" in vd.meta["type map"]
+    # the same spectrum as with the map given by hand
+    assert cli("vdos", *common, "--decompose", "element", "--type-map", "1=O,2=H", "-o", tmp_path / "w.dat") == 0
+    np.testing.assert_allclose(Spectrum.read(tmp_path / "w.dat").columns["O"], vd.columns["O"], rtol=1e-12)
+    assert "warning" not in capsys.readouterr().err
+    assert read_log(tmp_path / "log.lammps").type_map == {"1": "O", "2": "H"}
+
+
+def test_lammps_log_type_map_forms(tmp_path):
+    """Which pair_coeff lines give the type map: only those of pair_style tensorml (plain or hybrid substyle);
+    NULL types are left out; lines with unsubstituted variables are skipped; conflicting maps are an error."""
+    from tensorml.spectra.readers.lammps import read_log
+
+    def parse(text):
+        (tmp_path / "log").write_text(LOG_HEAD + text)
+        return read_log(tmp_path / "log")
+
+    assert parse("pair_style lj/cut 2.5\npair_coeff * * 0.01 0.8\n").type_map is None
+    assert parse("pair_style tensorml m.pt\npair_coeff * * O NULL H\n").type_map == {"1": "O", "3": "H"}
+    assert parse(
+        "pair_style hybrid lj/cut 2.5 tensorml m.pt\npair_coeff * * tensorml ${a} H\n"
+        "pair_coeff * * tensorml C H\npair_coeff 1 1 lj/cut 0.1 1.0\n"
+    ).type_map == {"1": "C", "2": "H"}
+    assert parse(
+        "pair_style hybrid/scaled 0.5 tensorml m.pt 0.5 lj/cut 2.5\npair_coeff * * lj/cut 0.1 1.0\n"
+        "pair_coeff * * tensorml O H\n"
+    ).type_map == {"1": "O", "2": "H"}
+    log = parse("pair_style tensorml m.pt\npair_coeff * * O H\nclear\npair_style tensorml m.pt\npair_coeff * * H O\n")
+    with pytest.raises(ValueError, match="type maps"):
+        _ = log.type_map
+
+
+def test_vdos_type_map_missing_or_contradicted(tmp_path, capsys):
+    write_water_dump(tmp_path / "v.dump")
+    (tmp_path / "log.lammps").write_text(LOG_HEAD + "pair_style lj/cut 2.5\npair_coeff * * 0.01 0.8\n" + LOG_TAIL)
+    common = ["--velocities", tmp_path / "v.dump", "--lammps-log", tmp_path / "log.lammps", "--corr-length", 100]
+    assert cli("vdos", *common, "-o", tmp_path / "v.dat") == 1
+    err = capsys.readouterr().err
+    assert "--type-map" in err and "pair_coeff" in err and "log.lammps" in err, err
+    # an explicit map that disagrees with the log: the explicit one is used, with a warning
+    (tmp_path / "log.lammps").write_text(LOG_HEAD + "pair_style tensorml m.pt\npair_coeff * * O H\n" + LOG_TAIL)
+    assert cli("vdos", *common, "--decompose", "element", "--type-map", "1=N,2=H", "-o", tmp_path / "v.dat") == 0
+    io_ = capsys.readouterr()
+    assert "warning" in io_.err and "1=N,2=H" in io_.err and "1=O,2=H" in io_.err, io_.err
+    assert set(Spectrum.read(tmp_path / "v.dat").columns) == {"total", "N", "H"}
+
+
+# ----------------------------------------------------------------------------- trajectories too short for a spectrum
+def _short_warning(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if "too short" in ln and "warning" in ln]
+    return lines[0] if lines else ""
+
+
+def test_short_trajectories_warn_and_single_frames_fail(tmp_path, capsys):
+    """A smoke-test-length run (21 frames, as the i-PI example writes) still gives a spectrum, with a warning
+    naming the frames, the time step and the resolution; a run long enough gives none; 1 frame is an error."""
+    from tensorml.spectra.blocks import default_max_lag
+    from tensorml.spectra.windows import resolution_cm1
+
+    nfr = 21
+    write_ipi(tmp_path, nfr=nfr)
+    ipi = ["--ipi-input", tmp_path / "input.xml"]
+    runs = {
+        "ir-dipole": ["ir", "--dipole", tmp_path / "w.dipole_{bead}", *ipi, "--unit", "km/mol"],
+        "ir-apt": ["ir", "--apt", tmp_path / "w.BEC_{bead}", "--velocities", tmp_path / "w.vel_{bead}.xyz", *ipi],
+        "ir-arb-1-point": ["ir", "--dipole", tmp_path / "w.dipole_{bead}", *ipi, "--unit", "arb", "--max-freq", 3000],
+        "raman": ["raman", "--polarizability", tmp_path / "w.polarizability_{bead}", *ipi],
+        "vdos": ["vdos", "--velocities", tmp_path / "w.vel_{bead}.xyz", *ipi],
+    }
+    lag = default_max_lag(nfr, DT, None)
+    resolution = f"{resolution_cm1('hann', lag, DT):.3g} cm^-1"
+    for name, args in runs.items():
+        assert cli(*args, "-o", tmp_path / f"{name}.dat") == 0, name
+        warning = _short_warning(capsys.readouterr().err)
+        assert f"{nfr} frames" in warning and f"every {DT:g} fs" in warning and resolution in warning, (name, warning)
+        points = len(Spectrum.read(tmp_path / f"{name}.dat").wavenumber)
+        assert f"{points} frequency point" in warning, (name, warning)
+    # positions differentiated: two frames fewer
+    x = np.random.default_rng(0).normal(size=(nfr, 3, 3))
+    np.savez(tmp_path / "x.npz", positions=x, dt_fs=DT, symbols=np.array(["O", "H", "H"]))
+    assert cli("vdos", "--positions", tmp_path / "x.npz", "-o", tmp_path / "x.dat") == 0
+    assert f"{nfr - 2} frames" in _short_warning(capsys.readouterr().err)
+    # long enough: no warning
+    u, _ = analytic.harmonic_trajectory([1000.0, 1700.0, 2900.0], 1.0, 300.0, 1.0, 4000)
+    np.savez(tmp_path / "long.npz", dipole=0.5 * u, dt_fs=1.0)
+    assert cli("ir", "--dipole", tmp_path / "long.npz", "--temperature", 300, "-o", tmp_path / "long.dat") == 0
+    assert not _short_warning(capsys.readouterr().err)
+    # a single frame (or a series too short to correlate at all): an error, exit 1, naming the frames
+    np.savez(tmp_path / "one.npz", dipole=u[:1], dt_fs=1.0)
+    np.savez(tmp_path / "three.npz", positions=x[:3], dt_fs=1.0, symbols=np.array(["O", "H", "H"]))
+    for args, frames in [
+        (["ir", "--dipole", tmp_path / "one.npz", "--temperature", 300], "1 frame"),
+        (["vdos", "--positions", tmp_path / "three.npz"], "1 frame"),
+    ]:
+        assert cli(*args, "-o", tmp_path / "bad.dat") == 1
+        err = capsys.readouterr().err
+        assert "error" in err and frames in err, err
+
+
+@pytest.mark.lammps
+def test_spcfw_example_vdos_reads_the_type_map_from_its_log(tmp_path, capsys):
+    """The README case: `tensorml spectrum vdos --velocities apt_spcfw.dump --lammps-log log.lammps` after a
+    (short) run of examples/lammps/in.water_spcfw, no --type-map: the elements come from its log, and the
+    smoke-test length is warned about."""
+    import os
+    import shutil
+    import subprocess
+
+    from engines import BIN, tool
+
+    work = tmp_path / "lammps"
+    shutil.copytree(SPCFW_LOG.parent, work)
+    model = SPCFW_LOG.parents[2] / "models" / "water" / "model.pt"
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1")
+    cmd = [tool("lmp"), "-in", "in.water_spcfw", "-var", "nsteps", "20", "-var", "model", str(model)]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = work / "vdos.dat"
+    assert cli("vdos", "--velocities", work / "apt_spcfw.dump", "--lammps-log", work / "log.lammps", "-o", out) == 0
+    io_ = capsys.readouterr()
+    assert "type map: 1=O,2=H (from" in io_.out and "pair_coeff * * tensorml O H" in io_.out, io_.out
+    from tensorml.spectra.readers.lammps import iter_dump
+
+    n_frames = sum(1 for _ in iter_dump(work / "apt_spcfw.dump"))
+    assert f"{n_frames} frames every" in _short_warning(io_.err), io_.err
+    assert "pair_coeff * * tensorml O H" in Spectrum.read(out).meta["type map"]

@@ -95,7 +95,15 @@ def _common(p) -> None:
         help="path-integral estimator for per-bead data ({bead} patterns): trpmd = bead average of "
         "the observable; centroid = bead-averaged APT times centroid velocity (default trpmd)",
     )
-    g.add_argument("--type-map", type=_kv, default={}, metavar="1=O,2=H", help="elements of LAMMPS atom types")
+    g.add_argument(
+        "--type-map",
+        type=_kv,
+        default={},
+        metavar="1=O,2=H",
+        help="elements of LAMMPS atom types (default: the 'pair_coeff * * O H' line of pair_style tensorml "
+        "in --lammps-log, also 'pair_coeff * * tensorml O H' under hybrid/overlay; a --type-map that "
+        "disagrees with it is used, with a warning)",
+    )
     g.add_argument(
         "--masses",
         type=_kv,
@@ -281,6 +289,8 @@ def run(args) -> int:
         f"wrote {out}: {args.kind} spectrum, {len(spectrum.wavenumber)} points, 0..{spectrum.wavenumber[-1]:.6g} "
         f"cm^-1, intensity in {spectrum.unit_in(args.freq_unit)}; columns {', '.join(spectrum.columns)}"
     ]
+    if "type map" in ctx.notes:
+        lines.append(f"type map: {ctx.notes['type map']}")
     if args.plot:
         from ..spectra.plot import plot_spectrum
 

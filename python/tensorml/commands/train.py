@@ -33,6 +33,46 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _shown(path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it, quoted for a shell."""
+    import shlex
+    from pathlib import Path
+
+    path = Path(path).resolve()
+    try:
+        text = str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        text = str(path)
+    return shlex.quote(text)
+
+
+def missing_dataset_message(path, where: str) -> str:
+    """'no such dataset file X (where); make it with ...': the commands that write a labelled dataset at X."""
+    shown = _shown(path)
+    return "\n".join(
+        [
+            f"no such dataset file: {shown} ({where}); make it with",
+            f"  python -m tensorml.train.synthetic {shown} --frames 200",
+            "(synthetic water clusters labelled by the reference model: a smoke test, no quantum chemistry), or",
+            f"  tensorml label STRUCTURES -o {shown}",
+            "(PySCF reference labels of your structures: tensorml label --help), or point the configuration "
+            "(or --train-data) at an existing file",
+        ]
+    )
+
+
+def check_data_files(cfg: dict, config_path, from_cli: bool = False) -> None:
+    """FileNotFoundError naming a missing data.train/data.test file, its source and the commands that make it."""
+    from pathlib import Path
+
+    for key in ("train", "test"):
+        paths = cfg["data"][key] or []
+        for path in paths if isinstance(paths, (list, tuple)) else [paths]:
+            if not Path(path).exists():
+                where = "--train-data" if key == "train" and from_cli else f"data.{key} of {config_path}"
+                raise FileNotFoundError(missing_dataset_message(path, where))
+
+
 def run(args) -> int:
     from pathlib import Path
 
@@ -54,6 +94,7 @@ def run(args) -> int:
     if args.train_data:
         overrides.setdefault("data", {})["train"] = [str(Path(p).resolve()) for p in args.train_data]
     cfg = load_config(args.config, overrides)
+    check_data_files(cfg, args.config, from_cli=bool(args.train_data))
     if args.output_dir:
         cfg["output"]["dir"] = str(Path(args.output_dir).resolve())
     if cfg["device"].startswith("cuda"):

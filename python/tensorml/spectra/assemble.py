@@ -15,6 +15,11 @@ frames is stride * time step, the stride read from the step numbers, which must 
 spaced (gaps, repeats and uneven spacing are errors).  All series of one run must have the
 same steps, and all runs the same time between frames.
 
+Atom types.  The elements of LAMMPS atom types come from ``--type-map``, else from the log's
+``pair_coeff * * O H`` line of pair_style tensorml (also ``pair_coeff * * tensorml O H`` under
+pair_style hybrid/overlay); :meth:`Context.type_map` notes which, and warns when an explicit map
+disagrees with the log (the explicit one is used).
+
 Temperature (K).  ``--temperature``, else the i-PI input's ensemble temperature (a contradicting
 ``--temperature`` is an error), else the mean thermo ``Temp`` of the LAMMPS log's MD run over the
 analysed steps (:meth:`Context.temperature`).
@@ -113,6 +118,7 @@ class Context:
         self.frame_dt: list[tuple[float, str]] = []
         self.volumes: list[tuple[float, str]] = []
         self.notes: dict[str, str] = {}
+        self._type_map: tuple[dict[str, str], str] | None = None
         if self._units:  # the log's timestep counts (and is checked) whatever the inputs are
             self.lammps_units()
 
@@ -135,6 +141,55 @@ class Context:
     def lammps_factor(self, quantity: str, units: str) -> float:
         length = LENGTH_UNITS[LAMMPS_UNIT_SYSTEMS[units].length]
         return _factor(quantity, length, LAMMPS_VELOCITY_TIME_UNIT_FS[units])
+
+    # -- atom types
+    def type_map(self) -> tuple[dict[str, str], str]:
+        """(LAMMPS type -> element, where it comes from): --type-map, else the log's tensorml pair_coeff line.
+
+        Empty without either.  The first call records the source in the notes (the output says it), and a
+        warning when --type-map contradicts the log.
+        """
+        if self._type_map is not None:
+            return self._type_map
+        from .readers.lammps import format_type_map
+
+        given = dict(self.opts.type_map)
+        logged, log_source, log_error = None, None, None
+        if self.log is not None:
+            try:
+                logged, log_source = self.log.type_map, self.log.type_map_source
+            except ValueError as err:  # several maps in the log: fatal only when nothing else gives one
+                log_error = err
+        if given:
+            source = "--type-map"
+            if logged:
+                differ = sorted((t for t in given if t in logged and logged[t] != given[t]), key=str)
+                if differ:
+                    self.notes["warning: type map"] = (
+                        f"--type-map {format_type_map(given)} disagrees with {log_source} "
+                        f"(= {format_type_map(logged)}) for type(s) {', '.join(differ)}; the --type-map is used"
+                    )
+            type_map = given
+        elif log_error is not None:
+            raise log_error
+        elif logged:
+            type_map, source = logged, log_source
+        else:
+            self._type_map = ({}, "none")
+            return self._type_map
+        self.notes["type map"] = f"{format_type_map(type_map)} (from {source})"
+        self._type_map = (type_map, source)
+        return self._type_map
+
+    def no_type_map_hint(self) -> str:
+        """How to give the elements of the atom types (for error messages)."""
+        text = (
+            "give --type-map (e.g. 1=O,2=H), or the --lammps-log of the run, whose 'pair_coeff * * O H' line "
+            "of pair_style tensorml ('pair_coeff * * tensorml O H' under pair_style hybrid/overlay) names them"
+        )
+        if self.log is not None:
+            text += f" ({self.log.path} has no such line)"
+        return text
 
     # -- temperature
     def temperature(self, given: float | None, steps=None) -> tuple[float | None, str]:

@@ -213,7 +213,7 @@ def ir_spectrum(
 
     wn = omega / CM1_TO_RAD_PER_FS
     keep = wn <= (settings.max_wavenumber if settings.max_wavenumber is not None else np.inf)
-    if unit == "arb":
+    if unit == "arb" and np.any(keep & (wn > 0)):  # (a series too short for any point above 0 stays unscaled)
         top = np.max(np.abs(samples["total"].mean(axis=0)[keep & (wn > 0)]))
         if top > 0:
             samples = {k: v / top for k, v in samples.items()}

@@ -21,7 +21,7 @@ import numpy as np
 from ..units import LAMMPS_TIME_UNIT_FS, LAMMPS_UNIT_SYSTEMS, LENGTH_UNITS
 from . import finite_difference as fd
 from . import pimd
-from .assemble import ARRAY_SYSTEMS, Context, InputOptions, _factor, _stack_beads, resolve_kind
+from .assemble import ARRAY_SYSTEMS, Context, _factor, _stack_beads, resolve_kind
 from .readers import arrays as arrays_reader
 from .readers import check_finite, check_steps, expand_beads
 from .readers import ipi as ipi_reader
@@ -46,14 +46,18 @@ class Atoms:
         return len(self.ids)
 
 
-def _elements_and_masses(atoms: Atoms, opts: InputOptions) -> Atoms:
+def _elements_and_masses(atoms: Atoms, ctx: Context) -> Atoms:
+    """Elements of typed atoms (the type map, :meth:`Context.type_map`) and masses (--masses, else the elements)."""
     from ase.data import atomic_masses, atomic_numbers
 
-    if atoms.elements is None and atoms.types is not None and opts.type_map:
-        missing = sorted({t for t in atoms.types if t not in opts.type_map})
-        if missing:
-            raise ValueError(f"--type-map does not name type(s) {missing}")
-        atoms.elements = [opts.type_map[t] for t in atoms.types]
+    opts = ctx.opts
+    if atoms.elements is None and atoms.types is not None:
+        type_map, source = ctx.type_map()
+        if type_map:
+            missing = sorted({t for t in atoms.types if t not in type_map}, key=lambda t: (len(t), t))
+            if missing:
+                raise ValueError(f"the type map ({source}) does not name type(s) {missing}")
+            atoms.elements = [type_map[t] for t in atoms.types]
     if atoms.masses is None:
         keys = atoms.types if atoms.types is not None else atoms.elements
         if opts.masses and keys is not None and all(k in opts.masses for k in keys):
@@ -79,7 +83,7 @@ class AtomRun:
     source: str
 
 
-def _dump_atoms(frame, opts) -> Atoms:
+def _dump_atoms(frame, ctx: Context) -> Atoms:
     names = frame.names
     col = lambda n: frame.data[:, names.index(n)]  # noqa: E731
     ids = col("id").astype(int) if "id" in names else np.arange(1, len(frame.data) + 1)
@@ -92,7 +96,7 @@ def _dump_atoms(frame, opts) -> Atoms:
         atoms.molecules = col("mol").astype(int)
     if "mass" in names:
         atoms.masses = col("mass")
-    return _elements_and_masses(atoms, opts)
+    return _elements_and_masses(atoms, ctx)
 
 
 def _try_columns(names, quantity: str, ctx: Context) -> list[str] | None:
@@ -169,7 +173,7 @@ def load_atoms_lammps(spec: str, ctx: Context, need_apt: bool, make_reducer, fro
                 motion_cols, positions = _dump_motion_columns(f0.names, ctx, spec, from_positions)
             else:
                 ctx.notes["per-atom dM/dt"] = "apt_velocity columns " + " ".join(pv_cols) + " (APT_i v_i of the run)"
-            atoms = _dump_atoms(f0, ctx.opts)
+            atoms = _dump_atoms(f0, ctx)
             reducer = make_reducer(atoms)
         ids = f0.data[:, f0.names.index("id")].astype(int) if "id" in f0.names else atoms.ids
         if ids.shape != atoms.ids.shape or np.any(ids != atoms.ids):
@@ -295,7 +299,7 @@ def load_atoms_ipi(
         if apt.shape[1] > 1 or v.shape[1] > 1:
             ctx.notes["beads"] = f"{apt.shape[1]}; estimator {pimd.DESCRIPTIONS[ctx.opts.estimator]}"
     check_finite(v, vel_spec, vsteps)
-    atoms = _elements_and_masses(Atoms(np.arange(1, v.shape[2] + 1), elements=list(traj0.names)), ctx.opts)
+    atoms = _elements_and_masses(Atoms(np.arange(1, v.shape[2] + 1), elements=list(traj0.names)), ctx)
     reducer = make_reducer(atoms)
     if centroid and ctx.opts.estimator == "trpmd" and apt is not None and apt.shape[1] > 1:
         raise ValueError("the trpmd estimator needs per-bead velocities, not centroid ones; use --estimator centroid")
@@ -354,7 +358,7 @@ def load_atoms_array(spec: str, ctx: Context, need_apt: bool, make_reducer, from
         molecules=np.asarray(ex["molecules"], dtype=int) if "molecules" in ex else None,
         masses=np.asarray(ex["masses"], dtype=float) if "masses" in ex else None,
     )
-    atoms = _elements_and_masses(atoms, ctx.opts)
+    atoms = _elements_and_masses(atoms, ctx)
     if "volume" in ex:
         ctx.volumes.append((float(ex["volume"]), spec))
     reducer = make_reducer(atoms)

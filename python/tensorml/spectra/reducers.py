@@ -29,7 +29,10 @@ def partition(atoms: Atoms, mode: str | None, groups: str | None = None, molecul
         return None
     if mode == "element":
         if atoms.elements is None:
-            raise ValueError("no element information: give --type-map (e.g. 1=O,2=H) or an element column")
+            raise ValueError(
+                "no element information: give --type-map (e.g. 1=O,2=H), or the --lammps-log of the run (its "
+                "'pair_coeff * * [tensorml] O H' line of pair_style tensorml names the elements), or an element column"
+            )
         return by_label(atoms.elements)
     if mode == "type":
         labels = atoms.types if atoms.types is not None else atoms.elements

@@ -177,6 +177,24 @@ def split_by_identity(
     return sorted(train), sorted(val), sorted(test), how
 
 
+def training_split(
+    samples: Sequence[Sample], data_cfg: dict, seed: int, separate_test: bool = False
+) -> tuple[list[int], list[int], list[int], str]:
+    """The split ``tensorml train`` makes of data.train: :func:`split_by_identity`, then data.max_train.
+
+    ``data_cfg``: the configuration's ``data`` section (val_fraction, test_fraction, max_train);
+    ``separate_test``: a data.test file is the test set (no test frames are taken from data.train).
+    ``tensorml evaluate --split`` calls this to reproduce the split of a run from its configuration.
+    """
+    test_fraction = 0.0 if separate_test else float(data_cfg["test_fraction"])
+    train_idx, val_idx, test_idx, how = split_by_identity(samples, float(data_cfg["val_fraction"]), test_fraction, seed)
+    max_train = data_cfg.get("max_train")
+    if max_train:
+        order = np.random.default_rng(seed + 1).permutation(len(train_idx))[: int(max_train)]
+        train_idx = sorted(train_idx[k] for k in order)
+    return train_idx, val_idx, test_idx, how
+
+
 def _untagged(sample: Sample) -> Sample:
     from dataclasses import replace
 

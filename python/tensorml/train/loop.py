@@ -152,14 +152,7 @@ class Trainer:
                 )
             train_idx, val_idx, test_idx, how = split["train"], split["val"], split["test"], split["how"]
         else:
-            test_fraction = 0.0 if test_frames else float(cfg["data"]["test_fraction"])
-            train_idx, val_idx, test_idx, how = D.split_by_identity(
-                samples, float(cfg["data"]["val_fraction"]), test_fraction, seed
-            )
-            max_train = cfg["data"]["max_train"]
-            if max_train:
-                order = np.random.default_rng(seed + 1).permutation(len(train_idx))[: int(max_train)]
-                train_idx = sorted(train_idx[k] for k in order)
+            train_idx, val_idx, test_idx, how = D.training_split(samples, cfg["data"], seed, bool(test_frames))
         self.split = {
             "train": list(train_idx),
             "val": list(val_idx),

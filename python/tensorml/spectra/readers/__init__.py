@@ -1,8 +1,9 @@
 """Readers for what LAMMPS, i-PI and plain arrays write, and checks shared by them.
 
 * :mod:`.lammps`: ``fix ave/time`` files, ``dump custom`` text files, ``log.lammps``
-  (units, timestep, box, the column layout printed by ``compute tensorml/props`` and the
-  thermo output, whose ``Temp`` column gives the temperature).
+  (units, timestep, box, the column layout printed by ``compute tensorml/props``, the elements
+  of the atom types from the ``pair_coeff * * [tensorml] O H`` line of pair_style tensorml, and
+  the thermo output, whose ``Temp`` column gives the temperature).
 * :mod:`.ipi`: i-PI extras trajectories (``extras``, ``extras_component_raw``), xyz
   trajectories (positions/velocities per bead or centroid) and the input XML (timestep,
   temperature, beads).

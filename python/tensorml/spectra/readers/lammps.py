@@ -59,15 +59,41 @@ _CID = re.compile(r"^c_([^\[\]]+)\[(\d+)\]$")
 # ----------------------------------------------------------------------------- log
 @dataclass
 class LammpsLog:
-    """What a log.lammps says: units style, timestep(s), initial box volume, compute layouts, thermo output."""
+    """What a log.lammps says: units style, timestep(s), initial box volume, compute layouts, the elements of
+    the atom types (the tensorml ``pair_coeff`` line), thermo output."""
 
     path: str
     units: str | None = None
     timesteps: list[float] = field(default_factory=list)
     volume: float | None = None
     layouts: dict[str, dict[str, dict[int, str]]] = field(default_factory=dict)
+    #: (type -> element, line number, line) of every ``pair_coeff * *`` line of pair_style tensorml
+    type_maps: list[tuple[dict[str, str], int, str]] = field(default_factory=list)
 
     thermo: list[ThermoBlock] = field(default_factory=list)
+
+    @property
+    def type_map(self) -> dict[str, str] | None:
+        """LAMMPS type -> element of the tensorml ``pair_coeff * * El1 El2 ...`` line(s); None without one.
+
+        Types set to NULL (not handled by the model) are left out.  Lines that disagree are an error.
+        """
+        maps = {format_type_map(m): (m, k, line) for m, k, line in self.type_maps}
+        if len(maps) > 1:
+            raise ValueError(
+                f"{self.path}: the pair_coeff lines of pair_style tensorml give different type maps: "
+                + "; ".join(f"{text} (line {k})" for text, (_, k, _) in maps.items())
+                + "; give --type-map"
+            )
+        return dict(self.type_maps[0][0]) if self.type_maps else None
+
+    @property
+    def type_map_source(self) -> str | None:
+        """Where :attr:`type_map` comes from: the log and the (first) pair_coeff line, e.g. for a note."""
+        if not self.type_maps:
+            return None
+        _, k, line = self.type_maps[0]
+        return f"{self.path} line {k}: {line}"
 
     @property
     def timestep(self) -> float | None:
@@ -142,10 +168,43 @@ def _thermo_blocks(lines) -> list[ThermoBlock]:
     return blocks
 
 
+def format_type_map(type_map: dict[str, str]) -> str:
+    """``1=O,2=H`` (sorted by type number), the form ``--type-map`` takes."""
+    key = lambda t: (0, int(t), t) if str(t).isdigit() else (1, 0, str(t))  # noqa: E731
+    return ",".join(f"{t}={type_map[t]}" for t in sorted(type_map, key=key))
+
+
+_ELEMENT = re.compile(r"^(?:[A-Z][a-z]?|NULL)$")
+
+
+def _tensorml_elements(style: list[str], coeff: list[str]) -> list[str] | None:
+    """Element arguments of a ``pair_coeff`` line (tokens after the command) meant for pair_style tensorml.
+
+    ``pair_style tensorml ...`` with ``pair_coeff * * O H``; ``pair_style hybrid[/overlay|/scaled] ... tensorml
+    ...`` with ``pair_coeff * * tensorml [instance] O H``.  None for any other line (other pair styles, other
+    substyles, type ranges other than ``* *``, arguments that are not element symbols).
+    """
+    if len(coeff) < 3 or coeff[:2] != ["*", "*"] or not style:
+        return None
+    if style[0] == "tensorml":
+        els = coeff[2:]
+    elif style[0].startswith("hybrid") and "tensorml" in style and coeff[2] == "tensorml":
+        els = coeff[3:]
+        if style.count("tensorml") > 1 and els and els[0].isdigit():
+            els = els[1:]  # several tensorml instances: pair_coeff * * tensorml 2 O H
+    else:
+        return None
+    if not els or not all(_ELEMENT.match(e) for e in els):
+        return None
+    return els
+
+
 def read_log(path) -> LammpsLog:
-    """Parse the echoed ``units``/``timestep`` commands, box lines, tensorml/props layouts and thermo blocks."""
+    """Parse the echoed ``units``/``timestep`` commands, box lines, tensorml/props layouts, the tensorml
+    ``pair_coeff`` lines (type map) and thermo blocks."""
     log = LammpsLog(str(path))
     units = set()
+    pair_style: list[str] = []
     with open_text(path, errors="replace") as fh:
         lines = fh.read().splitlines()
     box = re.compile(r"(orthogonal|triclinic) box = \(([^)]*)\) to \(([^)]*)\)")
@@ -161,6 +220,20 @@ def read_log(path) -> LammpsLog:
                 log.timesteps.append(float(m.group(1)))
             except ValueError:
                 pass  # "timestep ${dt}": LAMMPS echoes the substituted line next
+            continue
+        m = re.match(r"^pair_(style|coeff)\s+(.+)$", s)
+        if m and "$" not in s:  # "pair_style tensorml ${model}": LAMMPS echoes the substituted line next
+            tokens = m.group(2).split()
+            if m.group(1) == "style":
+                pair_style = tokens
+            else:
+                els = _tensorml_elements(pair_style, tokens)
+                if els is not None:
+                    type_map = {str(t): e for t, e in enumerate(els, start=1) if e != "NULL"}
+                    log.type_maps.append((type_map, k + 1, " ".join(s.split())))
+            continue
+        if s == "clear":
+            pair_style = []
             continue
         m = box.search(line)
         if m and log.volume is None:
