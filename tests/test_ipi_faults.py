@@ -480,3 +480,39 @@ def test_driver_survives_ipi_killed_and_restarted_from_checkpoint(tmp_path, mode
     overlap = len(old) - 1 - step  # steps the killed run made after the checkpoint
     assert overlap >= 1, (len(old), step)
     np.testing.assert_allclose(np.array(new[:overlap]), np.array(old[step + 1 :]), rtol=0, atol=1e-10)
+
+
+def test_example_script_resumes_from_restart_over_a_stale_socket(tmp_path, model_path):
+    """examples/ipi/run.sh with RESUME=RESTART: the stale socket file of a killed i-PI is removed,
+    i-PI continues from the file and appends to the outputs of the first run."""
+    examples = Path(__file__).resolve().parents[1] / "examples" / "ipi"
+    work = tmp_path / "ipi"
+    work.mkdir()
+    address = new_address()  # the example's own address, made unique: tests may run side by side
+    for name in ("run.sh", "supervise.sh", "init.extxyz", "input.xml"):
+        text = (examples / name).read_text().replace("tensorml-water", address)
+        (work / name).write_text(text.replace("<total_steps>20</total_steps>", "<total_steps>2</total_steps>"))
+    (work / "model.pt").write_bytes(Path(model_path).read_bytes())
+    environment = dict(env(), DEVICE="cpu", THREADS="1")
+
+    def script(**extra):
+        proc = subprocess.run(
+            ["bash", "run.sh"], cwd=work, capture_output=True, text=True, timeout=240, env=dict(environment, **extra)
+        )
+        logs = "".join(f"\n--- {p.name}\n{p.read_text()[-2000:]}" for p in work.glob("*.log"))
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:] + logs
+        return steps_in((work / "water.out").read_bytes())
+
+    try:
+        assert script() == [0, 1, 2]
+        restart = work / "RESTART"
+        restart.write_text(
+            re.sub(r"<total_steps>\s*2\s*</total_steps>", "<total_steps>4</total_steps>", restart.read_text())
+        )
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(f"/tmp/ipi_{address}")  # what a killed i-PI leaves behind
+        stale.close()
+        assert script(RESUME="RESTART") == [0, 1, 2, 3, 4]
+    finally:
+        Path(f"/tmp/ipi_{address}").unlink(missing_ok=True)
+    assert "i-PI sent EXIT" in (work / "tensorml-ipi.log").read_text()
