@@ -27,7 +27,7 @@ static const char *kElements[] = {
 
 int atomic_number(const std::string &symbol)
 {
-  for (int z = 1; z < (int) (sizeof(kElements) / sizeof(kElements[0])); ++z)
+  for (int z = 0; z < (int) (sizeof(kElements) / sizeof(kElements[0])); ++z)    // 0: X, electron pairs
     if (symbol == kElements[z]) return z;
   return -1;
 }
@@ -51,6 +51,26 @@ static Dimension read_dimension(const json &entry, const std::string &path, cons
   Dimension d = {0, 0, 0, timed && version == 1 ? -1 : 0};
   for (size_t k = 0; k < dims.size(); ++k) d[k] = dims[k];
   return d;
+}
+
+// The explicit_electrons table of a format-3 file.
+static void read_explicit_electrons(const json &t, const std::vector<int> &species, const std::string &path,
+                                    ExplicitElectrons &electrons)
+{
+  electrons.enabled = true;
+  electrons.species = t.at("species").get<std::vector<int>>();
+  for (auto &item : t.at("particle_charges").items()) electrons.charges[std::stoi(item.key())] = item.value();
+  const json &r = t.at("relaxation");
+  electrons.fmax = r.at("fmax").get<double>();
+  electrons.max_step = r.at("max_step").get<double>();
+  electrons.max_iterations = r.at("max_iterations").get<int>();
+  electrons.collapse_distance = r.at("collapse_distance").get<double>();
+  electrons.escape_distance = r.at("escape_distance").get<double>();
+  if (t.at("long_range").at("kind").get<std::string>() != "point_charges")
+    throw fail(path, "unknown long-range kind of the explicit electrons (this build knows point_charges)");
+  for (int z : species)
+    if (!electrons.charges.count(z))
+      throw fail(path, "explicit_electrons.particle_charges lacks species " + std::to_string(z));
 }
 
 Model::Model(const std::string &path_, const std::string &device_name, const std::string &dtype_req) : path(path_)
@@ -84,9 +104,10 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
   try {
     const std::string format = meta.value("format", std::string());
     if (format == "tensorml-emlp")
-      throw fail(path, "is an explicit-electron (eMLP) model (format 'tensorml-emlp'): its electron pairs are "
-                       "relaxed by whole-system engines (the i-PI driver tensorml-ipi, the ASE calculator), "
-                       "not yet by LAMMPS");
+      throw fail(path, "is an explicit-electron (eMLP) model in the old format 'tensorml-emlp', which only the "
+                       "whole-system engines (tensorml-ipi, the ASE calculator) read; for LAMMPS convert it with "
+                       "'tensorml export " +
+                           path + " -o NEW.pt'");
     if (format != "tensorml-model") throw fail(path, "metadata format is '" + format + "', not 'tensorml-model'");
     int version = meta.at("format_version").get<int>();
     if (version < 1 || version > kFormatVersion)
@@ -120,6 +141,8 @@ Model::Model(const std::string &path_, const std::string &device_name, const std
           read_dimension(item.value(), path, "input " + item.key(), version, item.key() == "velocities");
     input_dimension.emplace("velocities", Dimension{1, 0, 0, -1});    // files without an inputs table
     dtype_name = meta.at("dtype").get<std::string>();
+    if (meta.contains("explicit_electrons"))
+      read_explicit_electrons(meta.at("explicit_electrons"), species, path, electrons);
     for (auto &item : meta.at("outputs").items()) {
       OutputSpec spec;
       spec.name = item.key();

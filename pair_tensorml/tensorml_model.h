@@ -12,14 +12,16 @@
 #include <torch/script.h>
 
 #include <map>
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
 
 namespace TensorML {
 
-// Highest contract format version this build reads (2: dimensions with a time exponent).
-constexpr int kFormatVersion = 2;
+// Highest contract format version this build reads (2: dimensions with a time exponent;
+// 3: explicit-electron models).
+constexpr int kFormatVersion = 3;
 
 // Base dimensions of the contract, in this order everywhere.
 enum Base { LENGTH = 0, ENERGY = 1, CHARGE = 2, TIME = 3 };
@@ -40,6 +42,19 @@ struct OutputSpec {
   std::string per_atom_form;             // global: the per-atom output whose sum over atoms it is, if any
   std::vector<std::string> needs;        // optional inputs it requires (e.g. "velocities")
   std::string unit;                      // human-readable unit of the model
+};
+
+// The explicit_electrons table of a format-3 model (docs/model-contract.md), in model units.
+struct ExplicitElectrons {
+  bool enabled = false;
+  std::vector<int> species;          // atomic numbers of the relaxed pseudo-species (X = 0)
+  std::map<int, double> charges;     // fixed charge of every species, e
+  double fmax = 1e-3;                // converged when the largest pair force is below (energy/length)
+  double max_step = 0.1;             // largest displacement of a pair per iteration (length)
+  int max_iterations = 2000;         // the relaxation fails beyond
+  double collapse_distance = 0.1;    // two pairs closer than this: failure (length)
+  double escape_distance = 2.5;      // a pair farther than this from every core: failure (length)
+  bool relaxed(int z) const { return std::find(species.begin(), species.end(), z) != species.end(); }
 };
 
 class Model {
@@ -75,6 +90,7 @@ class Model {
   std::map<std::string, OutputSpec> outputs;
   std::vector<std::string> output_order;    // as listed in the metadata (the contract's order)
   std::vector<std::string> warnings;        // non-fatal problems found while loading, for the log
+  ExplicitElectrons electrons;              // enabled for explicit-electron models
 
  private:
   torch::jit::Module module_;

@@ -14,7 +14,7 @@ from tensorml.runtime import ExportedModel, System
 
 def test_metadata_is_valid_and_complete(exported):
     meta = exported.metadata
-    assert meta["format"] == "tensorml-model" and meta["format_version"] == contract.FORMAT_VERSION
+    assert meta["format"] == "tensorml-model" and meta["format_version"] == 2  # 3 only with explicit electrons
     assert meta["species_symbols"] == ["H", "O"] and meta["halo"] == meta["cutoff"] == 4.0
     assert meta["units"] == {"length": "angstrom", "energy": "eV", "charge": "e", "time": "fs"}
     assert meta["outputs"]["apt"] == {

@@ -108,6 +108,13 @@ def is_model_file(path: str | Path) -> bool:
         return False
 
 
+def read_metadata(path: str | Path) -> dict:
+    """The raw ``metadata.json`` of a model archive (any format), read from the zip."""
+    with zipfile.ZipFile(path) as archive:
+        records = _records(archive)
+        return json.loads(archive.read(records["extra/metadata.json"]))
+
+
 def restamp(source: str | Path, output: str | Path) -> dict:
     """Write the model file ``source`` again as ``output`` with a payload checksum; returns the metadata.
 

@@ -26,7 +26,17 @@ FORMAT_NAME = "tensorml-model"
 #: Bumped when an engine written for an older version could misread a newer file.
 #: 2: dimensions have four exponents (length, energy, charge, time) and ``units`` names a time
 #: unit; version-1 files are read through :func:`upgrade_metadata`.
-FORMAT_VERSION = 2
+#: 3: explicit-electron models (an ``explicit_electrons`` table: electron pairs as particles of
+#: the pseudo-species X, relaxed by the engine). Tensor models are still written as version 2.
+FORMAT_VERSION = 3
+#: The keys of the ``explicit_electrons`` table and of its sub-tables.
+EXPLICIT_ELECTRON_KEYS = {
+    "species": None,
+    "charge": None,
+    "particle_charges": None,
+    "relaxation": ("fmax", "max_step", "max_iterations", "collapse_distance", "escape_distance"),
+    "long_range": ("kind", "gaussian_gamma", "correction_cutoff", "coulomb_constant"),
+}
 #: Closest approach of two atoms (angstrom) below which engines stop instead of evaluating, unless
 #: a model's metadata sets its own ``min_distance`` (model length units): far below any bond length
 #: in training data, where a learned model's output is meaningless (two atoms on top of each other).
@@ -253,6 +263,7 @@ def build_metadata(
     overrides: Mapping[str, Mapping[str, str]] | None = None,
     extra: Mapping[str, Any] | None = None,
     min_distance: float | None = None,
+    halo: float | None = None,
 ) -> dict[str, Any]:
     """Metadata of an exported model, validated before it is returned.
 
@@ -266,17 +277,20 @@ def build_metadata(
     unknown = [o for o in outputs if o not in OUTPUTS]
     if unknown:
         raise MetadataError(f"unknown output(s) {unknown}; the contract defines {sorted(OUTPUTS)}")
+    explicit = bool(extra and "explicit_electrons" in extra)
     meta = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        # the lowest version that describes the file, so older engines read what they can
+        "format_version": FORMAT_VERSION if explicit else 2,
         "model_type": model_type,
         "description": description,
         "species": [int(z) for z in species],
         "species_symbols": [chemical_symbols[int(z)] for z in species],
         "cutoff": float(cutoff),
         "message_passing_layers": int(message_passing_layers),
-        # A rank must see every atom within this distance of its local atoms.
-        "halo": float(cutoff) * int(message_passing_layers),
+        # A rank must see every atom within this distance of its local atoms (default: one
+        # cutoff per message-passing layer; a model whose layers reach less says so)
+        "halo": float(cutoff) * int(message_passing_layers) if halo is None else float(halo),
         # closer pairs of atoms stop an engine with both atoms named (model length units)
         "min_distance": (DEFAULT_MIN_DISTANCE_ANGSTROM if min_distance is None else float(min_distance))
         / unit_system.base_factors()["length"],
@@ -318,7 +332,7 @@ def upgrade_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
     if meta.get("format") != FORMAT_NAME or meta.get("format_version") != 1:
         return dict(meta)
     out = json.loads(json.dumps(meta))
-    out["format_version"] = FORMAT_VERSION
+    out["format_version"] = 2
     out["read_from_format_version"] = 1  # said by `tensorml info`; not written back by export
     system = U.UnitSystem.from_dict(out.get("units", {}))
     out.setdefault("units", {})["time"] = system.time
@@ -373,6 +387,32 @@ def validate_metadata(meta: Mapping[str, Any], *, source: str = "model") -> None
     for name, spec in meta["outputs"].items():
         if "source" in spec and spec["source"] not in meta["outputs"]:
             raise MetadataError(f"{source}: output {name!r} needs {spec['source']!r}, which the model lacks")
+    _validate_explicit_electrons(meta, source)
+
+
+def _validate_explicit_electrons(meta: Mapping[str, Any], source: str) -> None:
+    table = meta.get("explicit_electrons")
+    if table is None:
+        return
+    if meta["format_version"] < 3:
+        raise MetadataError(
+            f"{source}: explicit_electrons needs format version 3, the file says {meta['format_version']}"
+        )
+    for key, sub in EXPLICIT_ELECTRON_KEYS.items():
+        if key not in table:
+            raise MetadataError(f"{source}: explicit_electrons lacks {key!r}")
+        missing = [k for k in sub or () if k not in table[key]]
+        if missing:
+            raise MetadataError(f"{source}: explicit_electrons.{key} lacks {missing}")
+    if not set(table["species"]) <= set(meta["species"]):
+        raise MetadataError(f"{source}: relaxed species {table['species']} are not among the species {meta['species']}")
+    if sorted(int(z) for z in table["particle_charges"]) != sorted(meta["species"]):
+        raise MetadataError(f"{source}: explicit_electrons.particle_charges must give a charge for every species")
+    if table["long_range"]["kind"] != "point_charges":
+        raise MetadataError(f"{source}: unknown long-range kind {table['long_range']['kind']!r} (known: point_charges)")
+    for name in ("energy", "forces", "charges"):
+        if name not in meta["outputs"]:
+            raise MetadataError(f"{source}: an explicit-electron model must provide {name!r}")
 
 
 def check_requested(meta: Mapping[str, Any], requested) -> None:

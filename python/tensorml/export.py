@@ -38,8 +38,9 @@ def model_metadata(model: PerAtomModel, dtype: str, description: str = "") -> di
         dtype=dtype,
         description=description,
         overrides=model.output_overrides(),
-        extra={"model_config": model.config()},
+        extra={"model_config": model.config(), **model.metadata_extra()},
         min_distance=getattr(model, "min_distance", None),
+        halo=getattr(model, "halo", None),
     )
 
 

@@ -28,6 +28,16 @@ def run(args) -> int:
     from ..models import build_model, load_checkpoint
 
     if args.model != "reference" and archive.is_model_file(args.model):
+        if archive.read_metadata(args.model).get("format") == "tensorml-emlp":
+            from ..emlp.export import convert_to_contract
+
+            meta = convert_to_contract(args.model, args.output)
+            print(
+                f"wrote {args.output}: the eMLP {args.model} as a contract model with explicit electrons "
+                f"(format version {meta['format_version']}; pairs are species X, cutoff {meta['cutoff']:.2f} "
+                f"{meta['units']['length']}, halo {meta['halo']:.2f})"
+            )
+            return 0
         meta = archive.restamp(args.model, args.output)
         print(f"wrote {args.output}: {args.model} with payload checksum {meta[archive.DIGEST_KEY][:16]}...")
         return 0

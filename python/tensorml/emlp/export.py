@@ -94,3 +94,22 @@ def load_emlp_model(path) -> EMLPModel:
     state = {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in module.state_dict().items()}
     model.load_state_dict(state)
     return model
+
+
+def export_contract(model: EMLPModel, path, dtype: str = "float64") -> dict:
+    """Write ``model`` as a contract model with explicit electrons (format 3, docs/model-contract.md):
+    the short-range part of :mod:`tensorml.emlp.contract_model`; engines add the point-charge long range."""
+    from ..export import export_model
+    from .contract_model import from_emlp
+
+    description = (
+        "explicit-electron MLP (eMLP): SchNet + Gaussian-minus-point Coulomb + self + field; electron pairs "
+        "are particles X (-2 e) relaxed by the engine, point-charge long range by the engine"
+    )
+    return export_model(from_emlp(model), path, dtype=dtype, description=description)
+
+
+def convert_to_contract(source, output, dtype: str | None = None) -> dict:
+    """``tensorml export OLD_EMLP.pt -o NEW.pt``: a ``tensorml-emlp`` file as a contract model."""
+    meta = read_metadata(source)
+    return export_contract(load_emlp_model(source), output, dtype or meta.get("dtype", "float64"))

@@ -79,6 +79,10 @@ class PerAtomModel(torch.nn.Module):
             out += [o for o in [name] + SYSTEM_DERIVED.get(name, []) if o not in out]
         return out
 
+    def metadata_extra(self) -> dict[str, Any]:
+        """Further metadata keys of this kind of model (e.g. ``explicit_electrons``)."""
+        return {}
+
     def output_overrides(self) -> dict[str, dict[str, str]]:
         """Metadata ``ghost``/``reduction`` values that differ from the contract's defaults."""
         overrides: dict[str, dict[str, str]] = {}

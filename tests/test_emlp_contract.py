@@ -1,0 +1,129 @@
+"""The eMLP as a contract model with explicit electrons (format 3) plus the engine's point charges
+equals the eMLP of seed eq. 3: energy, forces on cores and pairs, dipole, for a molecule in a field
+and for a periodic cell (converged Ewald)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase.build import molecule
+
+from tensorml import contract
+from tensorml.emlp.contract_model import PAIR_Z, correction_cutoff
+from tensorml.emlp.export import export_contract, load_emlp_model
+from tensorml.emlp.lewis import lewis_pairs
+from tensorml.emlp.longrange import point_charge_energy
+from tensorml.runtime import ExportedModel, System
+
+SHIPPED = Path(__file__).parents[1] / "models" / "emlp" / "model.pt"
+
+
+@pytest.fixture(scope="module")
+def emlp():
+    return load_emlp_model(SHIPPED)
+
+
+@pytest.fixture(scope="module")
+def exported(emlp, tmp_path_factory):
+    path = tmp_path_factory.mktemp("contract") / "emlp.pt"
+    export_contract(emlp, path)
+    return ExportedModel.load(path)
+
+
+def reference(emlp, cores, numbers, pairs, cell, pbc, efield):
+    """Energy (eV), forces on cores and pairs (eV/angstrom) of the eMLP itself (Gaussian electrostatics)."""
+    x = torch.tensor(cores, dtype=torch.float64, requires_grad=True)
+    p = torch.tensor(pairs, dtype=torch.float64, requires_grad=True)
+    energy = emlp(
+        x,
+        torch.tensor(numbers),
+        p,
+        torch.tensor(cell, dtype=torch.float64),
+        torch.tensor(pbc),
+        torch.tensor(efield, dtype=torch.float64),
+    )
+    gx, gp = torch.autograd.grad(energy, [x, p])
+    return float(energy.detach()), -np.concatenate([gx.numpy(), gp.numpy()])
+
+
+def split(exported, cores, numbers, pairs, cell, pbc, efield):
+    """The contract module's short range plus the point-charge long range of tensorml.emlp.longrange."""
+    positions = np.concatenate([cores, pairs])
+    z = np.concatenate([numbers, np.full(len(pairs), PAIR_Z)])
+    system = System(z, positions, np.asarray(cell, float), np.asarray(pbc), efield=np.asarray(efield, float))
+    out = exported.evaluate_one(system, ["energy", "forces", "dipole", "charges"])
+    x = torch.tensor(positions, dtype=torch.float64, requires_grad=True)
+    q = torch.tensor(out["charges"], dtype=torch.float64)
+    lr = point_charge_energy(x, q, torch.tensor(cell, dtype=torch.float64), torch.tensor(pbc), tol=1e-14)
+    (g,) = torch.autograd.grad(lr, [x])
+    return float(out["energy"]) + float(lr.detach()), out["forces"] - g.numpy(), out["dipole"], out["charges"]
+
+
+def assert_split_equals_emlp(emlp, exported, cores, numbers, pairs, cell, pbc, efield):
+    e_ref, f_ref = reference(emlp, cores, numbers, pairs, cell, pbc, efield)
+    e, f, dipole, charges = split(exported, cores, numbers, pairs, cell, pbc, efield)
+    assert e == pytest.approx(e_ref, rel=1e-6, abs=1e-6)
+    np.testing.assert_allclose(f, f_ref, rtol=0, atol=1e-6 * np.abs(f_ref).max())
+    positions = np.concatenate([cores, pairs])
+    np.testing.assert_allclose(dipole, (charges[:, None] * positions).sum(0), atol=1e-12)
+    np.testing.assert_allclose(charges[len(cores) :], -2.0)
+    return e, f
+
+
+def test_metadata_declares_the_explicit_electrons(exported, emlp):
+    meta = exported.metadata
+    assert meta["format_version"] == 3 and meta["species_symbols"][0] == "X" and meta["species"][0] == 0
+    table = meta["explicit_electrons"]
+    assert table["species"] == [0] and table["charge"] == -2.0
+    assert table["long_range"]["gaussian_gamma"] == pytest.approx(emlp.gamma)
+    # erfc(gamma r_c) = 1e-8: beyond r_c Gaussian and point charges agree
+    assert meta["cutoff"] == pytest.approx(correction_cutoff(emlp.gamma)) and meta["cutoff"] > 10.0
+    assert meta["halo"] >= len(emlp.short_range.interactions) * emlp.short_range.cutoff
+    assert {"energy", "forces", "virial", "dipole", "charges"} <= set(meta["outputs"])
+
+
+@pytest.mark.parametrize("name", ["CH3OH", "H2O", "NH3"])
+def test_molecule_in_a_field(emlp, exported, name):
+    mol = molecule(name)
+    cores = mol.positions
+    pairs = lewis_pairs(cores, mol.numbers) + np.random.default_rng(1).normal(0, 0.05, (1, 3))
+    e, f = assert_split_equals_emlp(
+        emlp, exported, cores, mol.numbers, pairs, np.zeros((3, 3)), [False] * 3, [0.02, -0.01, 0.03]
+    )
+    assert np.abs(f[len(cores) :]).max() > 1e-3, "unrelaxed pairs feel a force"
+
+
+def test_periodic_cell_with_converged_ewald(emlp, exported):
+    rng = np.random.default_rng(7)
+    cores, numbers, pairs = [], [], []
+    for shift in [(0.5, 0.6, 0.4), (3.6, 3.2, 3.9), (1.2, 3.8, 2.6)]:
+        w = molecule("H2O")
+        w.rotate(rng.uniform(0, 360), rng.normal(size=3))
+        w.translate(shift)
+        cores.append(w.positions)
+        numbers.append(w.numbers)
+        pairs.append(lewis_pairs(w.positions, w.numbers))
+    cores, numbers, pairs = np.concatenate(cores), np.concatenate(numbers), np.concatenate(pairs)
+    cell = np.diag([6.2, 6.0, 6.4])
+    assert_split_equals_emlp(emlp, exported, cores, numbers, pairs, cell, [True] * 3, [0.0, 0.0, 0.0])
+
+
+def test_explicit_electrons_need_format_3(exported):
+    meta = dict(exported.metadata, format_version=2)
+    with pytest.raises(contract.MetadataError, match="explicit_electrons needs format version 3"):
+        contract.validate_metadata(meta)
+    broken = dict(exported.metadata)
+    broken["explicit_electrons"] = {k: v for k, v in broken["explicit_electrons"].items() if k != "relaxation"}
+    with pytest.raises(contract.MetadataError, match="explicit_electrons lacks 'relaxation'"):
+        contract.validate_metadata(broken)
+
+
+def test_tensorml_export_converts_the_shipped_emlp(tmp_path, capsys):
+    from tensorml.cli import main
+
+    assert main(["export", str(SHIPPED), "-o", str(tmp_path / "new.pt")]) == 0
+    assert "contract model with explicit electrons (format version 3" in capsys.readouterr().out
+    assert ExportedModel.load(tmp_path / "new.pt").metadata["explicit_electrons"]["species"] == [0]
