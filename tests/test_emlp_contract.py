@@ -127,3 +127,6 @@ def test_tensorml_export_converts_the_shipped_emlp(tmp_path, capsys):
     assert main(["export", str(SHIPPED), "-o", str(tmp_path / "new.pt")]) == 0
     assert "contract model with explicit electrons (format version 3" in capsys.readouterr().out
     assert ExportedModel.load(tmp_path / "new.pt").metadata["explicit_electrons"]["species"] == [0]
+    assert main(["info", str(tmp_path / "new.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "relaxed species X" in out and "X -2, H +1, C +4, N +5, O +6" in out

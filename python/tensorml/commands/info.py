@@ -31,4 +31,14 @@ def run(args) -> int:
         kind = "per-atom" if spec["per_atom"] else "global"
         shape = "x".join(str(s) for s in spec["shape"]) or "scalar"
         print(f"  {name:16s} {kind:8s} {shape:6s} [{spec['unit']}]")
+    electrons = meta.get("explicit_electrons")
+    if electrons:
+        from ase.data import chemical_symbols
+
+        charges = ", ".join(f"{chemical_symbols[int(z)]} {q:+g}" for z, q in electrons["particle_charges"].items())
+        relax = ", ".join(f"{k} {v:g}" for k, v in electrons["relaxation"].items())
+        print(f"  explicit electrons: relaxed species {' '.join(chemical_symbols[z] for z in electrons['species'])}")
+        print(f"    particle charges ({meta['units']['charge']}): {charges}")
+        print(f"    relaxation defaults: {relax}")
+        print(f"    long range: {electrons['long_range']['kind']} (the engine's; LAMMPS: coul/long + kspace)")
     return 0
