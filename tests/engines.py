@@ -179,3 +179,27 @@ def format_1_copy(model_path, path):
             meta["outputs"][name]["unit"] = "e*angstrom"
     meta["inputs"]["velocities"]["unit"] = "angstrom"
     return archive.save_scripted(module, path, meta)
+
+
+# ---- explicit electrons
+#: orthorhombic cell (angstrom) of :func:`three_waters`
+THREE_WATERS_CELL = (6.2, 6.0, 6.4)
+
+
+def three_waters():
+    """Three rotated water molecules for a THREE_WATERS_CELL box: (cores [9,3] angstrom, atomic numbers,
+    electron pairs [12,3] at the Lewis guess)."""
+    from ase.build import molecule
+
+    from tensorml.emlp.lewis import lewis_pairs
+
+    rng = np.random.default_rng(7)
+    cores, numbers = [], []
+    for shift in [(0.5, 0.6, 0.4), (3.6, 3.2, 3.9), (1.2, 3.8, 2.6)]:
+        w = molecule("H2O")
+        w.rotate(rng.uniform(0, 360), rng.normal(size=3))
+        w.translate(shift)
+        cores.append(w.positions)
+        numbers.append(w.numbers)
+    cores, numbers = np.concatenate(cores), np.concatenate(numbers)
+    return cores, numbers, lewis_pairs(cores, numbers)

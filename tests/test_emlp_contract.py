@@ -11,6 +11,7 @@ import pytest
 import torch
 from ase.build import molecule
 
+from engines import THREE_WATERS_CELL, three_waters
 from tensorml import contract
 from tensorml.emlp.contract_model import PAIR_Z, correction_cutoff
 from tensorml.emlp.export import export_contract, load_emlp_model
@@ -97,17 +98,8 @@ def test_molecule_in_a_field(emlp, exported, name):
 
 
 def test_periodic_cell_with_converged_ewald(emlp, exported):
-    rng = np.random.default_rng(7)
-    cores, numbers, pairs = [], [], []
-    for shift in [(0.5, 0.6, 0.4), (3.6, 3.2, 3.9), (1.2, 3.8, 2.6)]:
-        w = molecule("H2O")
-        w.rotate(rng.uniform(0, 360), rng.normal(size=3))
-        w.translate(shift)
-        cores.append(w.positions)
-        numbers.append(w.numbers)
-        pairs.append(lewis_pairs(w.positions, w.numbers))
-    cores, numbers, pairs = np.concatenate(cores), np.concatenate(numbers), np.concatenate(pairs)
-    cell = np.diag([6.2, 6.0, 6.4])
+    cores, numbers, pairs = three_waters()
+    cell = np.diag(THREE_WATERS_CELL)
     assert_split_equals_emlp(emlp, exported, cores, numbers, pairs, cell, [True] * 3, [0.0, 0.0, 0.0])
 
 
@@ -130,3 +122,13 @@ def test_tensorml_export_converts_the_shipped_emlp(tmp_path, capsys):
     assert main(["info", str(tmp_path / "new.pt")]) == 0
     out = capsys.readouterr().out
     assert "relaxed species X" in out and "X -2, H +1, C +4, N +5, O +6" in out
+
+
+def test_whole_system_engines_refuse_the_contract_form_for_now(exported, tmp_path):
+    """Evaluated as a tensor model on cores alone, it would silently drop every electron: refused."""
+    from tensorml.runtime import load_model
+
+    path = tmp_path / "c.pt"
+    export_contract(load_emlp_model(SHIPPED), path)
+    with pytest.raises(ValueError, match="explicit-electron model in the contract format"):
+        load_model(path)

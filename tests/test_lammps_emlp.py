@@ -14,7 +14,7 @@ import scipy.optimize
 import torch
 from ase.build import molecule
 
-from engines import read_dump, run_lammps
+from engines import THREE_WATERS_CELL, read_dump, run_lammps, three_waters
 from tensorml.emlp.contract_model import PAIR_Z
 from tensorml.emlp.export import export_contract, load_emlp_model
 from tensorml.emlp.lewis import lewis_pairs
@@ -166,17 +166,8 @@ def test_md_is_the_same_on_one_and_two_ranks(tmp_path, emlp_path, exported, npro
     assert a[-1, 7] < 12, "the warm start keeps the mean number of model evaluations per step low"
 
 
-def water_cell(exported):
-    rng = np.random.default_rng(7)
-    cores, numbers = [], []
-    for shift in [(0.5, 0.6, 0.4), (3.6, 3.2, 3.9), (1.2, 3.8, 2.6)]:
-        w = molecule("H2O")
-        w.rotate(rng.uniform(0, 360), rng.normal(size=3))
-        w.translate(shift)
-        cores.append(w.positions)
-        numbers.append(w.numbers)
-    cores, numbers = np.concatenate(cores), np.concatenate(numbers)
-    pairs = lewis_pairs(cores, numbers)
+def water_cell():
+    cores, numbers, pairs = three_waters()
     return np.concatenate([numbers, np.full(len(pairs), PAIR_Z)]), np.concatenate([cores, pairs])
 
 
@@ -201,8 +192,8 @@ run             0
 @pytest.mark.mpi
 def test_periodic_cell_with_ewald_on_one_and_two_ranks(tmp_path, emlp_path, exported):
     """kspace ewald on the particle charges: the pairs relax to Python's (Ewald) positions, on 1 and 2 ranks."""
-    numbers, positions = water_cell(exported)
-    cell = np.diag([6.2, 6.0, 6.4])
+    numbers, positions = water_cell()
+    cell = np.diag(THREE_WATERS_CELL)
     ref_pos, ref_e, ref_f = relax_in_python(exported, numbers, positions, cell, np.ones(3, bool))
     # start a little away from the minimum: a few iterations, not the slow climb from the Lewis guess
     start = ref_pos + np.where((numbers == PAIR_Z)[:, None], np.random.default_rng(3).normal(0, 0.01, ref_pos.shape), 0)
@@ -211,7 +202,7 @@ def test_periodic_cell_with_ewald_on_one_and_two_ranks(tmp_path, emlp_path, expo
     for n in (1, 2):
         work = tmp_path / f"np{n}"
         work.mkdir()
-        write_particles(work / "data.lmp", numbers, start, charges, [(0, 6.2), (0, 6.0), (0, 6.4)], [8, 1, 0])
+        write_particles(work / "data.lmp", numbers, start, charges, [(0, L) for L in THREE_WATERS_CELL], [8, 1, 0])
         row = thermo_rows(run_lammps(work, PERIODIC.format(model=emlp_path), nprocs=n).stdout)[0]
         frame = read_dump(work / "out.dump")[0]
         pos = np.stack([frame["x"], frame["y"], frame["z"]], 1)

@@ -213,10 +213,17 @@ def load_model(path: str | Path, device: str = "cpu", **options):
     ``check_species`` and ``evaluate(systems, requested)``."""
     from .emlp.export import FORMAT as EMLP_FORMAT
 
-    if read_file_metadata(path).get("format") == EMLP_FORMAT:
+    metadata = read_file_metadata(path)
+    if metadata.get("format") == EMLP_FORMAT:
         from .emlp.engine import EMLPEngine
 
         return EMLPEngine.load(path, device=device, **options)
+    if "explicit_electrons" in metadata:
+        raise ValueError(
+            f"{path} is an explicit-electron model in the contract format (version 3): LAMMPS relaxes its "
+            "electron pairs (fix tensorml/relax); the whole-system engines (i-PI driver, ASE) read the "
+            "tensorml-emlp file it was converted from, for now"
+        )
     if options:
         raise ValueError(f"{path} is a contract model: options {sorted(options)} apply to eMLP models only")
     return ExportedModel.load(path, device=device)
