@@ -90,6 +90,20 @@ void FixTensorMLRelax::init()
   if (!ee.enabled)
     error->all(FLERR, "fix tensorml/relax: the model {} has no explicit electrons (a tensorial model)", model.path);
   if (!atom->q_flag) error->all(FLERR, "fix tensorml/relax needs atom charges (atom_style charge or full)");
+  if (ee.long_range == "gaussian_kspace") {
+    // the Gaussian electrostatics are the reciprocal part of an Ewald sum split at gewald = gamma
+    const double gamma = ee.gamma / pair_->unit_scale().base[TensorML::LENGTH];
+    if (!domain->xperiodic || !domain->yperiodic || !domain->zperiodic)
+      error->all(FLERR,
+                 "fix tensorml/relax: the model {} takes its electrostatics from kspace (long range "
+                 "gaussian_kspace): the box must be periodic; export with --long-range point_charges for molecules",
+                 model.path);
+    if (!force->kspace || std::fabs(force->kspace->g_ewald - gamma) > 1e-9 * gamma)
+      error->all(FLERR,
+                 "fix tensorml/relax: the model {} takes its electrostatics from kspace: use 'kspace_style ewald "
+                 "(or pppm) ACCURACY' with 'kspace_modify gewald {:.10g}' (its gamma) and no Coulomb pair style",
+                 model.path, gamma);
+  }
   const double len = pair_->unit_scale().base[TensorML::LENGTH];
   const double frc = pair_->unit_scale().base[TensorML::ENERGY] / len;
   if (fmax_ < 0) fmax_ = ee.fmax * frc;

@@ -173,6 +173,7 @@ void PairTensorML::load_model()
     (spec.per_atom ? peratom_props : global_props).push_back(name);
   }
   set_comm_sizes();
+  ewaldflag = pppmflag = (model_->electrons.long_range == "gaussian_kspace") ? 1 : 0;
   if (!skipped.empty() && comm->me == 0)
     error->warning(FLERR,
                    "pair tensorml: model outputs{} are defined for whole systems only (not on MPI "
@@ -523,6 +524,16 @@ int PairTensorML::pack_reverse_comm(int n, int first, double *buf)
 void PairTensorML::unpack_reverse_comm(int n, int *list_, double *buf)
 {
   store_.unpack_reverse(n, list_, buf);
+}
+
+// kspace styles ask the pair for its Coulomb cutoff; a gaussian_kspace eMLP is their real-space partner
+// (its real-space part, erfc(gamma r)/r, is exactly what the Gaussian charges lack, so it computes none)
+void *PairTensorML::extract(const char *name, int &dim)
+{
+  dim = 0;
+  if (model_ && model_->electrons.long_range == "gaussian_kspace" && strcmp(name, "cut_coul") == 0)
+    return (void *) &cut_lmp_;
+  return nullptr;
 }
 
 double PairTensorML::memory_usage()

@@ -53,6 +53,7 @@ class PairTensorML : public Pair {
   int pack_reverse_comm(int, int, double *) override;
   void unpack_reverse_comm(int, int *, double *) override;
   double memory_usage() override;
+  void *extract(const char *, int &) override;
 
   // ---- used by compute tensorml/props
   const TensorML::Model &model() const { return *model_; }

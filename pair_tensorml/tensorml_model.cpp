@@ -66,8 +66,11 @@ static void read_explicit_electrons(const json &t, const std::vector<int> &speci
   electrons.max_iterations = r.at("max_iterations").get<int>();
   electrons.collapse_distance = r.at("collapse_distance").get<double>();
   electrons.escape_distance = r.at("escape_distance").get<double>();
-  if (t.at("long_range").at("kind").get<std::string>() != "point_charges")
-    throw fail(path, "unknown long-range kind of the explicit electrons (this build knows point_charges)");
+  electrons.long_range = t.at("long_range").at("kind").get<std::string>();
+  electrons.gamma = t.at("long_range").at("gaussian_gamma").get<double>();
+  if (electrons.long_range != "point_charges" && electrons.long_range != "gaussian_kspace")
+    throw fail(path, "unknown long-range kind '" + electrons.long_range +
+                         "' of the explicit electrons (this build knows point_charges, gaussian_kspace)");
   for (int z : species)
     if (!electrons.charges.count(z))
       throw fail(path, "explicit_electrons.particle_charges lacks species " + std::to_string(z));

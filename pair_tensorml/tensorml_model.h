@@ -54,6 +54,8 @@ struct ExplicitElectrons {
   int max_iterations = 2000;         // the relaxation fails beyond
   double collapse_distance = 0.1;    // two pairs closer than this: failure (length)
   double escape_distance = 2.5;      // a pair farther than this from every core: failure (length)
+  std::string long_range;            // "point_charges" or "gaussian_kspace": what the engine adds
+  double gamma = 0.0;                // inverse Gaussian width (1/length): the gewald of gaussian_kspace
   bool relaxed(int z) const { return std::find(species.begin(), species.end(), z) != species.end(); }
 };
 

@@ -16,7 +16,7 @@ from tensorml import contract
 from tensorml.emlp.contract_model import PAIR_Z, correction_cutoff
 from tensorml.emlp.export import export_contract, load_emlp_model
 from tensorml.emlp.lewis import lewis_pairs
-from tensorml.emlp.longrange import point_charge_energy
+from tensorml.emlp.longrange import long_range_energy
 from tensorml.runtime import ExportedModel, System
 
 SHIPPED = Path(__file__).parents[1] / "models" / "emlp" / "model.pt"
@@ -25,6 +25,13 @@ SHIPPED = Path(__file__).parents[1] / "models" / "emlp" / "model.pt"
 @pytest.fixture(scope="module")
 def emlp():
     return load_emlp_model(SHIPPED)
+
+
+@pytest.fixture(scope="module")
+def kspace_form(emlp, tmp_path_factory):
+    path = tmp_path_factory.mktemp("contract") / "emlp_kspace.pt"
+    export_contract(emlp, path, long_range="gaussian_kspace")
+    return ExportedModel.load(path)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +65,10 @@ def split(exported, cores, numbers, pairs, cell, pbc, efield):
     out = exported.evaluate_one(system, ["energy", "forces", "dipole", "charges"])
     x = torch.tensor(positions, dtype=torch.float64, requires_grad=True)
     q = torch.tensor(out["charges"], dtype=torch.float64)
-    lr = point_charge_energy(x, q, torch.tensor(cell, dtype=torch.float64), torch.tensor(pbc), tol=1e-14)
+    table = exported.metadata["explicit_electrons"]["long_range"]
+    lr = long_range_energy(
+        table["kind"], x, q, torch.tensor(cell, dtype=torch.float64), torch.tensor(pbc), table["gaussian_gamma"], 1e-14
+    )
     (g,) = torch.autograd.grad(lr, [x])
     return float(out["energy"]) + float(lr.detach()), out["forces"] - g.numpy(), out["dipole"], out["charges"]
 
@@ -101,6 +111,17 @@ def test_periodic_cell_with_converged_ewald(emlp, exported):
     cores, numbers, pairs = three_waters()
     cell = np.diag(THREE_WATERS_CELL)
     assert_split_equals_emlp(emlp, exported, cores, numbers, pairs, cell, [True] * 3, [0.0, 0.0, 0.0])
+
+
+def test_gaussian_kspace_form_of_a_periodic_cell(emlp, kspace_form):
+    """No correction, SchNet's cutoff: the reciprocal Ewald sum at alpha = gamma is the Gaussian electrostatics."""
+    assert kspace_form.metadata["cutoff"] == pytest.approx(emlp.short_range.cutoff)
+    assert kspace_form.metadata["explicit_electrons"]["long_range"]["kind"] == "gaussian_kspace"
+    cores, numbers, pairs = three_waters()
+    field = [0.0, 0.0, 0.0]
+    assert_split_equals_emlp(emlp, kspace_form, cores, numbers, pairs, np.diag(THREE_WATERS_CELL), [True] * 3, field)
+    with pytest.raises(ValueError, match="for 3D-periodic cells"):
+        split(kspace_form, cores, numbers, pairs, np.zeros((3, 3)), [False] * 3, field)
 
 
 def test_explicit_electrons_need_format_3(exported):

@@ -408,8 +408,10 @@ def _validate_explicit_electrons(meta: Mapping[str, Any], source: str) -> None:
         raise MetadataError(f"{source}: relaxed species {table['species']} are not among the species {meta['species']}")
     if sorted(int(z) for z in table["particle_charges"]) != sorted(meta["species"]):
         raise MetadataError(f"{source}: explicit_electrons.particle_charges must give a charge for every species")
-    if table["long_range"]["kind"] != "point_charges":
-        raise MetadataError(f"{source}: unknown long-range kind {table['long_range']['kind']!r} (known: point_charges)")
+    if table["long_range"]["kind"] not in ("point_charges", "gaussian_kspace"):
+        raise MetadataError(
+            f"{source}: unknown long-range kind {table['long_range']['kind']!r} (known: point_charges, gaussian_kspace)"
+        )
     for name in ("energy", "forces", "charges"):
         if name not in meta["outputs"]:
             raise MetadataError(f"{source}: an explicit-electron model must provide {name!r}")

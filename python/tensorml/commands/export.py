@@ -17,6 +17,14 @@ def register(sub) -> None:
     p.add_argument("--species", nargs="+", default=["H", "O"], help="elements (reference model only)")
     p.add_argument("--cutoff", type=float, default=4.0, help="cutoff in angstrom (reference model only)")
     p.add_argument("--seed", type=int, default=0, help="weights seed (reference model only)")
+    p.add_argument(
+        "--long-range",
+        choices=["point_charges", "gaussian_kspace"],
+        default="point_charges",
+        help="eMLP files only: what the engine adds. point_charges: coul/long + kspace or coul/cut (molecules "
+        "and cells; cutoff 10.3 angstrom); gaussian_kspace: periodic cells, kspace with gewald = gamma and no "
+        "Coulomb pair style (cutoff: SchNet's)",
+    )
     p.set_defaults(func=run)
 
 
@@ -31,7 +39,7 @@ def run(args) -> int:
         if archive.read_metadata(args.model).get("format") == "tensorml-emlp":
             from ..emlp.export import convert_to_contract
 
-            meta = convert_to_contract(args.model, args.output)
+            meta = convert_to_contract(args.model, args.output, long_range=args.long_range)
             print(
                 f"wrote {args.output}: the eMLP {args.model} as a contract model with explicit electrons "
                 f"(format version {meta['format_version']}; pairs are species X, cutoff {meta['cutoff']:.2f} "

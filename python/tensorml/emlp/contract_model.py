@@ -14,6 +14,12 @@ to ``tol`` (10.3 angstrom for gamma = 0.3928/angstrom and tol = 1e-8), so the sp
 Gaussian electrostatics of eqs. 8-9 to that tolerance, for molecules and (with Ewald sums of the point
 charges) for periodic cells alike.
 
+Long-range kind ``gaussian_kspace`` (periodic cells only) drops the correction: an Ewald sum whose
+splitting parameter equals gamma has a real-space part that is exactly the point-minus-Gaussian kernel
+erfc(gamma r)/r, so the Gaussian electrostatics are its reciprocal part alone (plus this module's self
+energy, which kspace styles subtract). LAMMPS: ``kspace_style ewald``/``pppm`` with ``kspace_modify
+gewald`` gamma and no Coulomb pair style; the cutoff is SchNet's (4 angstrom), not r_c.
+
 Particles: cores (atomic numbers, charges of Table 1) and electron pairs (atomic number 0, symbol X,
 charge -2 e) in one list. Every per-particle quantity is a contribution of the particle's own
 (local) atom: energies eps_i + half of each correction pair + self + field + reference, dipoles
@@ -35,6 +41,8 @@ from .particles import PAIR_CHARGE
 
 #: Atomic number of the electron-pair pseudo-species (ASE's symbol "X").
 PAIR_Z = 0
+#: Long-range kinds: what the engine adds to this module (see the module docstring).
+LONG_RANGE_KINDS = ("point_charges", "gaussian_kspace")
 #: Default truncation of the Gaussian-minus-point correction: erfc(gamma r_c) = tol.
 DEFAULT_CORRECTION_TOL = 1e-8
 #: Relaxation defaults engines take from the metadata (eV/angstrom, angstrom): converged when the
@@ -62,13 +70,18 @@ class ExplicitElectronModel(PerAtomModel):
 
     model_type = "emlp"
 
-    def __init__(self, emlp: EMLPModel, tol: float = DEFAULT_CORRECTION_TOL):
+    def __init__(self, emlp: EMLPModel, tol: float = DEFAULT_CORRECTION_TOL, long_range: str = "point_charges"):
+        if long_range not in LONG_RANGE_KINDS:
+            raise ValueError(f"unknown long-range kind {long_range!r}; known: {', '.join(LONG_RANGE_KINDS)}")
         elements = [int(z) for z in emlp.config["species"]]
-        r_c = max(correction_cutoff(emlp.gamma, tol), float(emlp.short_range.cutoff))
+        self_cut = float(emlp.short_range.cutoff)
+        r_c = max(correction_cutoff(emlp.gamma, tol), self_cut) if long_range == "point_charges" else self_cut
         schnet_reach = float(emlp.short_range.cutoff) * len(emlp.short_range.interactions)
         super().__init__([PAIR_Z] + elements, r_c, message_passing_layers=max(1, math.ceil(schnet_reach / r_c)))
         self.emlp_config = dict(emlp.config)
         self.tol = float(tol)
+        self.long_range = long_range
+        self.corrected = long_range == "point_charges"
         self.short_range = emlp.short_range  # species index 0 = pair, k = element k-1: the contract's order
         self.schnet_cutoff = float(emlp.short_range.cutoff)
         self.gamma = float(emlp.gamma)
@@ -85,7 +98,7 @@ class ExplicitElectronModel(PerAtomModel):
         return ["energy", "dipole", "charges"]
 
     def config(self) -> dict:
-        return {"emlp": self.emlp_config, "tol": self.tol}
+        return {"emlp": self.emlp_config, "tol": self.tol, "long_range": self.long_range}
 
     def metadata_extra(self) -> dict:
         """The ``explicit_electrons`` table of docs/model-contract.md (model units: angstrom, eV, e)."""
@@ -98,7 +111,7 @@ class ExplicitElectronModel(PerAtomModel):
                 "particle_charges": {str(z): float(q) for z, q in zip(self.species, self.charge_table.tolist())},
                 "relaxation": dict(RELAXATION_DEFAULTS),
                 "long_range": {
-                    "kind": "point_charges",
+                    "kind": self.long_range,
                     "gaussian_gamma": self.gamma,
                     "correction_cutoff": self.cutoff,
                     "coulomb_constant": self.k_e,
@@ -118,9 +131,11 @@ class ExplicitElectronModel(PerAtomModel):
             near = r2 < self.schnet_cutoff * self.schnet_cutoff
             eps = self.short_range.edge_energies(species, i[near], j[near], vectors[near])
             r = torch.sqrt(torch.clamp(r2, min=1e-20))
-            # directed edges: each unordered pair twice, half each; -erfc(gamma r)/r = (erf - 1)/r
-            pair = 0.5 * self.k_e * q[i] * q[j] * (-torch.special.erfc(self.gamma * r) / r)
-            correction = torch.zeros_like(q).index_add(0, i, pair)
+            correction = torch.zeros_like(q)
+            if self.corrected:
+                # directed edges: each unordered pair twice, half each; -erfc(gamma r)/r = (erf - 1)/r
+                pair = 0.5 * self.k_e * q[i] * q[j] * (-torch.special.erfc(self.gamma * r) / r)
+                correction = correction.index_add(0, i, pair)
             self_energy = self.k_e * self.gamma / math.sqrt(math.pi) * q * q
             field = -(q.unsqueeze(1) * positions * graph["efield"]).sum(1)
             reference = self.reference_table[species].to(positions.dtype)
@@ -128,6 +143,8 @@ class ExplicitElectronModel(PerAtomModel):
         return out
 
 
-def from_emlp(emlp: EMLPModel, tol: float = DEFAULT_CORRECTION_TOL) -> ExplicitElectronModel:
+def from_emlp(
+    emlp: EMLPModel, tol: float = DEFAULT_CORRECTION_TOL, long_range: str = "point_charges"
+) -> ExplicitElectronModel:
     """The contract form of a trained eMLP (same weights, no copy of the SchNet)."""
-    return ExplicitElectronModel(emlp, tol)
+    return ExplicitElectronModel(emlp, tol, long_range)

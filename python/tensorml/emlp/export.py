@@ -96,9 +96,10 @@ def load_emlp_model(path) -> EMLPModel:
     return model
 
 
-def export_contract(model: EMLPModel, path, dtype: str = "float64") -> dict:
+def export_contract(model: EMLPModel, path, dtype: str = "float64", long_range: str = "point_charges") -> dict:
     """Write ``model`` as a contract model with explicit electrons (format 3, docs/model-contract.md):
-    the short-range part of :mod:`tensorml.emlp.contract_model`; engines add the point-charge long range."""
+    the short-range part of :mod:`tensorml.emlp.contract_model`; engines add the long range of the kind
+    ``long_range`` (point charges: molecules and cells; gaussian_kspace: cells, cheaper in LAMMPS)."""
     from ..export import export_model
     from .contract_model import from_emlp
 
@@ -106,10 +107,10 @@ def export_contract(model: EMLPModel, path, dtype: str = "float64") -> dict:
         "explicit-electron MLP (eMLP): SchNet + Gaussian-minus-point Coulomb + self + field; electron pairs "
         "are particles X (-2 e) relaxed by the engine, point-charge long range by the engine"
     )
-    return export_model(from_emlp(model), path, dtype=dtype, description=description)
+    return export_model(from_emlp(model, long_range=long_range), path, dtype=dtype, description=description)
 
 
-def convert_to_contract(source, output, dtype: str | None = None) -> dict:
+def convert_to_contract(source, output, dtype: str | None = None, long_range: str = "point_charges") -> dict:
     """``tensorml export OLD_EMLP.pt -o NEW.pt``: a ``tensorml-emlp`` file as a contract model."""
     meta = read_metadata(source)
-    return export_contract(load_emlp_model(source), output, dtype or meta.get("dtype", "float64"))
+    return export_contract(load_emlp_model(source), output, dtype or meta.get("dtype", "float64"), long_range)

@@ -54,6 +54,39 @@ def ewald_point_energy(
     return real + reciprocal_energy(positions, charges, cell, alpha, tol, k_e) - self_term
 
 
+def gaussian_kspace_energy(
+    positions: torch.Tensor,
+    charges: torch.Tensor,
+    cell: torch.Tensor,
+    gamma: float,
+    tol: float = 1e-10,
+    k_e: float = K_E,
+) -> torch.Tensor:
+    """Long range of kind ``gaussian_kspace``: the reciprocal Ewald sum with alpha = gamma minus the
+    self term gamma/sqrt(pi) sum q_i^2 (what a LAMMPS kspace style with gewald = gamma computes), eV."""
+    self_term = k_e * gamma / math.sqrt(math.pi) * (charges * charges).sum()
+    return reciprocal_energy(positions, charges, cell, gamma, tol, k_e) - self_term
+
+
+def long_range_energy(
+    kind: str,
+    positions: torch.Tensor,
+    charges: torch.Tensor,
+    cell: torch.Tensor,
+    pbc: torch.Tensor,
+    gamma: float,
+    tol: float = 1e-10,
+) -> torch.Tensor:
+    """What the engine adds to a contract eMLP of this ``explicit_electrons.long_range.kind`` (eV)."""
+    if kind == "point_charges":
+        return point_charge_energy(positions, charges, cell, pbc, tol=tol)
+    if kind == "gaussian_kspace":
+        if not bool(pbc.all()):
+            raise ValueError("eMLP long range 'gaussian_kspace' is for 3D-periodic cells; export with point_charges")
+        return gaussian_kspace_energy(positions, charges, cell, gamma, tol)
+    raise ValueError(f"unknown eMLP long-range kind {kind!r}")
+
+
 def point_charge_energy(
     positions: torch.Tensor,
     charges: torch.Tensor,
