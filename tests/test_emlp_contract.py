@@ -145,11 +145,21 @@ def test_tensorml_export_converts_the_shipped_emlp(tmp_path, capsys):
     assert "relaxed species X" in out and "X -2, H +1, C +4, N +5, O +6" in out
 
 
-def test_whole_system_engines_refuse_the_contract_form_for_now(exported, tmp_path):
-    """Evaluated as a tensor model on cores alone, it would silently drop every electron: refused."""
+def test_whole_system_engines_read_the_contract_form(emlp, tmp_path):
+    """i-PI driver and ASE load the format-3 file through the eMLP engine: same relaxed energy as the old file."""
+    from tensorml.emlp.export import load_emlp_model as rebuild
     from tensorml.runtime import load_model
 
     path = tmp_path / "c.pt"
-    export_contract(load_emlp_model(SHIPPED), path)
-    with pytest.raises(ValueError, match="explicit-electron model in the contract format"):
-        load_model(path)
+    export_contract(emlp, path)
+    again = rebuild(path)
+    mol = molecule("CH3OH")
+    pairs = lewis_pairs(mol.positions, mol.numbers)
+    args = (mol.positions, mol.numbers, pairs, np.zeros((3, 3)), [False] * 3, [0.01, 0.0, 0.0])
+    assert reference(again, *args)[0] == pytest.approx(reference(emlp, *args)[0], rel=1e-12)
+    old, new = load_model(SHIPPED), load_model(path)
+    assert type(old) is type(new)
+    system = System(mol.numbers, mol.positions, np.zeros((3, 3)), np.zeros(3, bool))
+    e_old = old.evaluate([system], ["energy"])[0]["energy"]
+    e_new = new.evaluate([system], ["energy"])[0]["energy"]
+    assert float(e_new) == pytest.approx(float(e_old), rel=1e-9, abs=1e-6)

@@ -214,16 +214,12 @@ def load_model(path: str | Path, device: str = "cpu", **options):
     from .emlp.export import FORMAT as EMLP_FORMAT
 
     metadata = read_file_metadata(path)
-    if metadata.get("format") == EMLP_FORMAT:
+    if metadata.get("format") == EMLP_FORMAT or "explicit_electrons" in metadata:
+        # both eMLP formats: the pairs are relaxed by the eMLP engine (a contract file's eMLP is rebuilt
+        # from its weights, with the Gaussian electrostatics the split reproduces)
         from .emlp.engine import EMLPEngine
 
         return EMLPEngine.load(path, device=device, **options)
-    if "explicit_electrons" in metadata:
-        raise ValueError(
-            f"{path} is an explicit-electron model in the contract format (version 3): LAMMPS relaxes its "
-            "electron pairs (fix tensorml/relax); the whole-system engines (i-PI driver, ASE) read the "
-            "tensorml-emlp file it was converted from, for now"
-        )
     if options:
         raise ValueError(f"{path} is a contract model: options {sorted(options)} apply to eMLP models only")
     return ExportedModel.load(path, device=device)

@@ -81,15 +81,43 @@ def read_metadata(path) -> dict:
 
 
 def load_emlp(path):
-    """(TorchScript module, metadata) of an eMLP file."""
+    """(module, metadata) of an eMLP file: the TorchScript module of a ``tensorml-emlp`` file, or the
+    :class:`EMLPModel` rebuilt from a contract file with explicit electrons (format 3; its metadata then
+    in the ``tensorml-emlp`` form, with ``contract_format_version``), so that the whole-system engines
+    read both."""
+    raw = archive.read_metadata(path) if archive.is_model_file(path) else {}
+    if "explicit_electrons" in raw:
+        model = _emlp_from_contract(path, raw)
+        meta = dict(metadata(model, raw["dtype"]), contract_format_version=raw["format_version"])
+        return model, meta
     meta = read_metadata(path)
     module = torch.jit.load(str(path), map_location="cpu")
     return module, meta
 
 
+def _emlp_from_contract(path, raw: dict) -> EMLPModel:
+    """The eMLP of a format-3 contract file: its SchNet weights and reference energies, Gaussian electrostatics."""
+    from ..runtime import ExportedModel
+
+    exported = ExportedModel.load(path)  # checks the format, the metadata and the payload checksum
+    config = raw["model_config"]["emlp"]
+    model = EMLPModel(config)
+    state = exported.module.state_dict()
+    prefix = "model.short_range."
+    model.short_range.load_state_dict(
+        {k[len(prefix) :]: v.to(torch.float64) for k, v in state.items() if k.startswith(prefix)}
+    )
+    species = [int(z) for z in raw["species"]]  # contract order: X first, then the elements
+    reference = state["model.reference_table"].tolist()
+    model.set_reference_energies({z: reference[k] for k, z in enumerate(species) if z != 0})
+    return model
+
+
 def load_emlp_model(path) -> EMLPModel:
-    """Rebuild the Python :class:`EMLPModel` (weights included) from an eMLP file."""
+    """Rebuild the Python :class:`EMLPModel` (weights included) from an eMLP file (either format)."""
     module, meta = load_emlp(path)
+    if isinstance(module, EMLPModel):
+        return module
     model = EMLPModel(meta["model_config"])
     state = {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in module.state_dict().items()}
     model.load_state_dict(state)
