@@ -11,7 +11,8 @@ Every structure is relaxed (seed eq. 4) before anything is reported:
 
 1. start: the stored relaxed pairs whose cores are closest to the new ones (:class:`PairMemory`,
    moved with the cores: the warm start of seed Sec. 3.1.4, and, with several i-PI beads served
-   by one engine, the stored configuration of the same bead), else a Lewis guess;
+   by one engine, the stored configuration of the same bead), with the L-BFGS curvature pairs of
+   that relaxation (a warm start of the Hessian), else a Lewis guess;
 2. :func:`~tensorml.emlp.relax.relax_pairs_batch` with a displacement bound of 3x the largest core
    displacement since the stored configuration, at least ``min_bound`` (angstrom): all structures
    of one :meth:`EMLPEngine.evaluate` call (the beads of an i-PI batch) relax together, on the
@@ -65,6 +66,8 @@ class EMLPEngine:
     :param device: torch device of the model and the relaxation: cpu, cuda or cuda:N
     :param batched: relax through :mod:`tensorml.emlp.batch` (one graph for all structures, vesin
         neighbour lists); False uses the model's own forward, structure by structure
+    :param warm_hessian: start each warm-started relaxation with the L-BFGS curvature pairs of the
+        stored one (kept in ``memory``); False starts L-BFGS from a scaled identity every time
     """
 
     units = U.METAL
@@ -81,6 +84,7 @@ class EMLPEngine:
         memory: int = 64,
         source: str = "eMLP model",
         batched: bool = True,
+        warm_hessian: bool = True,
     ):
         import torch
 
@@ -99,6 +103,7 @@ class EMLPEngine:
         if hasattr(module, "to"):
             module = module.to(device)
         self.batched = bool(batched)
+        self.warm_hessian = bool(warm_hessian)
         self.module = module
         self.source = source
         species = metadata.get("species")
@@ -142,11 +147,15 @@ class EMLPEngine:
     # ------------------------------------------------------------------ relaxation
     def start(self, positions, numbers) -> tuple[np.ndarray, float]:
         """(starting pairs, displacement bound): warm start from the closest stored cores, else Lewis."""
-        found = self.memory.closest(positions, numbers)
+        return self._start(positions, numbers)[:2]
+
+    def _start(self, positions, numbers):
+        """(pairs, bound, L-BFGS history of the stored relaxation or None)."""
+        found = self.memory.closest_entry(positions, numbers)
         if found is not None:
-            pairs, moved = found
-            return pairs, min(max(3.0 * moved, self.min_bound), self.max_bound)
-        return lewis_pairs(positions, numbers, self.charge), self.max_bound / 2
+            pairs, moved, history = found
+            return pairs, min(max(3.0 * moved, self.min_bound), self.max_bound), history
+        return lewis_pairs(positions, numbers, self.charge), self.max_bound / 2, None
 
     def relax(
         self, positions, numbers, cell=None, pbc=None, efield=None, pairs=None, stress: bool = False
@@ -166,8 +175,9 @@ class EMLPEngine:
             positions = np.asarray(positions, dtype=float).reshape(-1, 3)
             numbers = np.asarray(numbers, dtype=int).reshape(-1)
             self.check_species(numbers)
+            history = None
             if pairs is None:
-                pairs, bound = self.start(positions, numbers)
+                pairs, bound, history = self._start(positions, numbers)
             else:
                 pairs, bound = np.asarray(pairs, dtype=float).reshape(-1, 3), self.max_bound / 2
             periodic = pbc is not None and bool(np.all(pbc))
@@ -181,11 +191,12 @@ class EMLPEngine:
                     efield=efield,
                     bound=bound,
                     stress=bool(stress) and periodic,
+                    history=history if self.warm_hessian else None,
                 )
             )
         results = relax_pairs_batch(self.module, batch, fmax=self.fmax, max_bound=self.max_bound, batched=self.batched)
         for s, result in zip(batch, results):
-            self.memory.store(s.cores, s.numbers, result.pairs)
+            self.memory.store(s.cores, s.numbers, result.pairs, result.history)
             self.evaluations += int(result.info.get("evaluations", 0))
             for key in RECOVERED:  # stalls that were recovered, counted for reports
                 if key in result.info:

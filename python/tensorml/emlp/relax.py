@@ -68,13 +68,17 @@ class RelaxResult:
     max_pair_force: float
     stress: Optional[np.ndarray] = None
     info: dict = field(default_factory=dict)
+    #: L-BFGS curvature pairs (s, y), oldest first, [k, 3M] tensors: pass them as
+    #: ``Structure.history`` of the next relaxation of this structure (a warm start of the Hessian)
+    history: Optional[tuple] = None
 
 
 @dataclass
 class Structure:
     """One structure to relax: cores (N, 3) and starting pairs (M, 3) in angstrom, numbers, cell rows
     (angstrom), pbc, field (V/angstrom); ``bound`` overrides ``max_displacement`` for it; ``stress``
-    asks for the stress (periodic only)."""
+    asks for the stress (periodic only); ``history`` is the ``RelaxResult.history`` of an earlier
+    relaxation of the same pairs (the previous MD step), to start L-BFGS with its curvature."""
 
     cores: np.ndarray
     numbers: np.ndarray
@@ -84,6 +88,7 @@ class Structure:
     efield: Optional[np.ndarray] = None
     bound: Optional[float] = None
     stress: bool = False
+    history: Optional[tuple] = None
 
 
 def _minimum_image(diff: np.ndarray, inputs: Inputs) -> np.ndarray:
@@ -144,9 +149,10 @@ class _Options:
 class _Relaxer:
     """Batched L-BFGS / FIRE state over B structures, padded to the largest pair count."""
 
-    def __init__(self, backend, items, starts, mask, bounds, *, device, options):
+    def __init__(self, backend, items, starts, mask, bounds, *, device, options, stress, histories):
         self.backend = backend
         self.items = items
+        self.stress = list(stress)  # per structure: the strain derivative is wanted (periodic only)
         self.n_pairs = [int(t.pairs.shape[0]) for t in items]
         self.mask = mask  # [B, D] float, 1 on real coordinates
         self.x0 = starts.clone()
@@ -181,6 +187,36 @@ class _Relaxer:
         self.error: list[Optional[str]] = [None] * b
         self.lo = self.x0 - self.bound.unsqueeze(1) * mask
         self.hi = self.x0 + self.bound.unsqueeze(1) * mask
+        # core gradients and strain derivatives at the accepted points (every evaluation gives them,
+        # so the relaxed state needs no extra evaluation)
+        self.core_g: list[Optional[torch.Tensor]] = [None] * b
+        self.strain_g: list[Optional[torch.Tensor]] = [None] * b
+        self._last: dict[int, tuple] = {}
+        for k, h in enumerate(histories):
+            if h is not None:
+                self._load_history(k, *h)
+
+    def _load_history(self, b, s_old, y_old):
+        """Curvature pairs (oldest first, [k, 3M]) of an earlier relaxation of this structure (warm L-BFGS)."""
+        n = 3 * self.n_pairs[b]
+        if s_old.shape[-1] != n or len(s_old) == 0:
+            return
+        s_old, y_old = s_old[-_MEMORY:].to(self.x), y_old[-_MEMORY:].to(self.x)
+        k = s_old.shape[0]
+        self.s_hist[b, :k, :n] = s_old
+        self.y_hist[b, :k, :n] = y_old
+        self.rho[b, :k] = 1.0 / (s_old * y_old).sum(1)
+        self.count[b] = k
+        self.head[b] = k % _MEMORY
+
+    def history(self, b):
+        """The L-BFGS curvature pairs of structure ``b``, oldest first ([k, 3M] each), or None."""
+        k = self.count[b]
+        if k == 0:
+            return None
+        n = 3 * self.n_pairs[b]
+        slots = [(self.head[b] - k + t) % _MEMORY for t in range(k)]
+        return self.s_hist[b, slots, :n].clone(), self.y_hist[b, slots, :n].clone()
 
     # -------------------------------------------------------------- helpers
     def _set_box(self, idx):
@@ -195,18 +231,35 @@ class _Relaxer:
         return torch.where(held, torch.zeros_like(g), g)
 
     def _evaluate(self, idx, points):
-        """Energies [b] and gradients [b, D] of structures ``idx`` with pairs at ``points`` [b, D]."""
+        """Energies [b] and pair gradients [b, D] of structures ``idx`` with pairs at ``points`` [b, D];
+        the core gradients (and strain derivatives) are kept in ``self._last`` until accepted."""
         dtype = self.items[idx[0]].cores.dtype
         leaf = points.detach().to(dtype).requires_grad_(True)
-        batch = []
+        batch, extra = [], []
         for k, b in enumerate(idx):
             t = self.items[b]
             m = self.n_pairs[b]
-            batch.append(Item(t.cores, t.numbers, leaf[k, : 3 * m].reshape(m, 3), t.cell, t.pbc, t.efield, t.periodic))
+            cores = t.cores.detach().requires_grad_(True)
+            pairs = leaf[k, : 3 * m].reshape(m, 3)
+            wrt = [cores]
+            if self.stress[b]:
+                strain = torch.zeros((3, 3), dtype=dtype, device=cores.device, requires_grad=True)
+                deform = torch.eye(3, dtype=dtype, device=cores.device) + strain
+                batch.append(Item(cores @ deform, t.numbers, pairs @ deform, t.cell @ deform, t.pbc, t.efield, True))
+                wrt.append(strain)
+            else:
+                batch.append(Item(cores, t.numbers, pairs, t.cell, t.pbc, t.efield, t.periodic))
+            extra.append(wrt)
         energies = self.backend(batch)
-        (grad,) = torch.autograd.grad(energies.sum(), leaf)
-        for b in idx:
+        flat = [x for wrt in extra for x in wrt]
+        grads = torch.autograd.grad(energies.sum(), [leaf] + flat, allow_unused=True)
+        n = 1
+        for b, wrt in zip(idx, extra):
+            got = [torch.zeros_like(x) if grads[n + q] is None else grads[n + q].detach() for q, x in enumerate(wrt)]
+            n += len(wrt)
+            self._last[b] = (got[0], got[1] if len(got) > 1 else None)
             self.evaluations[b] += 1
+        grad = torch.zeros_like(leaf) if grads[0] is None else grads[0]
         return energies.detach().to(torch.float64), grad.detach().to(torch.float64)
 
     def _push_history(self, idx, s, y):
@@ -351,6 +404,7 @@ class _Relaxer:
                     self.x[b] = points[k]
                 self.e[b] = e_new[k]
                 self.g[b] = g_new[k]
+                self.core_g[b], self.strain_g[b] = self._last[b]
                 if self.mode[b] == "start":
                     self.mode[b] = "lbfgs"
             moved = [active[k] for k in accepted + fire]
@@ -483,12 +537,14 @@ def relax_pairs_batch(
     structures = list(structures)
     if not structures:
         return []
+    for s in structures:
+        if s.stress and not (s.pbc is not None and bool(np.all(s.pbc))):
+            raise ValueError("the stress is defined for periodic systems only")
     device = _device_of(model)
     backend = energy_backend(model, batched=batched)
     items, inputs = _items(model, structures, device)
     todo = [k for k, t in enumerate(items) if t.pairs.shape[0] > 0]
-    iterations = [0] * len(items)
-    infos: list[dict] = [{} for _ in items]
+    results: list[Optional[RelaxResult]] = [None] * len(items)
     if todo:
         sub = [items[k] for k in todo]
         width = 3 * max(int(t.pairs.shape[0]) for t in sub)
@@ -516,6 +572,8 @@ def relax_pairs_batch(
                 fire_move=0.05,
                 dtype=model_dtype(model),
             ),
+            stress=[bool(structures[k].stress) for k in todo],
+            histories=[structures[k].history for k in todo],
         )
         relaxer.run()
         forces = _max_norm(relaxer.g).tolist()
@@ -523,7 +581,7 @@ def relax_pairs_batch(
         for k, b in enumerate(todo):
             where = f"structure {b}: " if many else ""
             info = relaxer.info[k]
-            iterations[b] = relaxer.lbfgs_iterations[k] + relaxer.fire_done[k]
+            iterations = relaxer.lbfgs_iterations[k] + relaxer.fire_done[k]
             if relaxer.error[k] is not None:
                 raise RelaxationError(where + relaxer.error[k])
             if info.pop("unconverged", False):
@@ -534,22 +592,47 @@ def relax_pairs_batch(
                 else:
                     raise RelaxationError(
                         f"{where}pair relaxation did not converge: max pair force {forces[k]:.3g} eV/angstrom > "
-                        f"fmax {fmax} after {iterations[b]} iterations (FIRE fallback: {'fallback' in info})"
+                        f"fmax {fmax} after {iterations} iterations (FIRE fallback: {'fallback' in info})"
                     )
             m = int(items[b].pairs.shape[0])
-            pairs = relaxer.x[k, : 3 * m].reshape(m, 3).to(items[b].pairs.dtype)
-            items[b] = Item(
-                items[b].cores, items[b].numbers, pairs, items[b].cell, items[b].pbc, items[b].efield, items[b].periodic
-            )
-            check_pairs(pairs.detach().to(torch.float64).cpu().numpy(), inputs[b], collapse_distance, escape_distance)
+            pairs = relaxer.x[k, : 3 * m].reshape(m, 3)
+            pairs_np = pairs.cpu().numpy().copy()
+            check_pairs(pairs_np, inputs[b], collapse_distance, escape_distance)
             info["evaluations"] = relaxer.evaluations[k]
-            infos[b] = info
-    results = _finish(model, backend, items, inputs, [bool(s.stress) for s in structures])
-    for r, it, info in zip(results, iterations, infos):
-        r.iterations = it
-        info["evaluations"] = info.get("evaluations", 0) + 1
-        r.info.update(info)
+            relaxed = Inputs(inputs[b].cores, inputs[b].numbers, pairs, inputs[b].cell, inputs[b].pbc, inputs[b].efield)
+            pair_forces = -relaxer.g[k, : 3 * m].reshape(m, 3).cpu().numpy()
+            strain = relaxer.strain_g[k]
+            results[b] = RelaxResult(
+                energy=float(relaxer.e[k]),
+                core_forces=-relaxer.core_g[k].to(torch.float64).cpu().numpy(),
+                pairs=pairs_np,
+                pair_forces=pair_forces,
+                dipole=_dipole(model, relaxed),
+                iterations=iterations,
+                max_pair_force=float(np.linalg.norm(pair_forces, axis=1).max()),
+                stress=None if strain is None else _stress(strain, items[b].cell),
+                info=info,
+                history=relaxer.history(k),
+            )
+    rest = [k for k in range(len(items)) if results[k] is None]  # no pairs: one evaluation each
+    if rest:
+        done = _finish(model, backend, [items[k] for k in rest], [inputs[k] for k in rest],
+                       [bool(structures[k].stress) for k in rest])  # fmt: skip
+        for k, r in zip(rest, done):
+            r.info["evaluations"] = 1
+            results[k] = r
     return results
+
+
+def _dipole(model, inputs: Inputs) -> np.ndarray:
+    dtype = inputs.cores.dtype
+    relaxed = Inputs(inputs.cores, inputs.numbers, inputs.pairs.to(dtype), inputs.cell, inputs.pbc, inputs.efield)
+    return total_charge_dipole(model, relaxed).detach().to(torch.float64).cpu().numpy()
+
+
+def _stress(strain_grad: torch.Tensor, cell: torch.Tensor) -> np.ndarray:
+    """sigma = (1/V) dE/d(strain), eV/angstrom^3 (ASE sign)."""
+    return (strain_grad / torch.abs(torch.linalg.det(cell))).detach().to(torch.float64).cpu().numpy()
 
 
 def relax_pairs(
@@ -605,8 +688,6 @@ def _finish(model, backend, items: list[Item], inputs: list[Inputs], stress: lis
         pairs = t.pairs.detach().requires_grad_(True)
         wrt = [cores, pairs]
         if want:
-            if not t.periodic:
-                raise ValueError("the stress is defined for periodic systems only")
             strain = torch.zeros((3, 3), dtype=cores.dtype, device=cores.device, requires_grad=True)
             deform = torch.eye(3, dtype=cores.dtype, device=cores.device) + strain
             batch.append(Item(cores @ deform, t.numbers, pairs @ deform, t.cell @ deform, t.pbc, t.efield, True))
@@ -630,10 +711,10 @@ def _finish(model, backend, items: list[Item], inputs: list[Inputs], stress: lis
                 core_forces=as_np(-g[0]),
                 pairs=as_np(t.pairs).reshape(-1, 3).copy(),
                 pair_forces=pair_forces,
-                dipole=as_np(total_charge_dipole(model, relaxed)),
+                dipole=_dipole(model, relaxed),
                 iterations=0,
                 max_pair_force=float(np.linalg.norm(pair_forces, axis=1).max()) if len(pair_forces) else 0.0,
-                stress=as_np(g[2] / torch.abs(torch.linalg.det(t.cell))) if len(wrt) == 3 else None,
+                stress=_stress(g[2], t.cell) if len(wrt) == 3 else None,
             )
         )
     return results
