@@ -19,8 +19,8 @@ from ase.build import molecule
 from tensorml.emlp.engine import EMLPEngine
 from tensorml.emlp.export import export_emlp, load_emlp, load_emlp_model
 from tensorml.emlp.lewis import lewis_pairs
-from tensorml.emlp.relax import Structure, relax_pairs, relax_pairs_batch
-from tensorml.emlp.relax_scipy import relax_pairs_scipy
+from tensorml.emlp.relax import Structure, optimize_structure, relax_pairs, relax_pairs_batch
+from tensorml.emlp.relax_scipy import optimize_structure_scipy, relax_pairs_scipy
 from tensorml.runtime import System
 from test_emlp_neighbors import _water_box
 from test_emlp_relax import _stalling_start
@@ -87,6 +87,31 @@ def test_torch_relaxer_reaches_the_scipy_minimum_on_the_shipped_model(shipped, n
     np.testing.assert_allclose(got.dipole, ref.dipole, atol=2.0 * np.sqrt(m) * tol)
     assert got.iterations > 0 and got.info["evaluations"] >= got.iterations
     assert "fallback" not in got.info and "accepted_within_slack" not in got.info
+
+
+def test_joint_optimisation_reaches_the_scipy_structure(shipped):
+    """optimize_structure (cores and pairs, tensorml response) = the SciPy one it replaced: the same
+    interparticle distances within 4 sqrt(K) fmax / lambda (K particles, lambda the smallest non-zero
+    eigenvalue of the full Hessian; translations and rotations are free)."""
+    module, _ = shipped
+    atoms = molecule("CH3OH")
+    pairs = relax_pairs(module, atoms.positions, atoms.numbers, lewis_pairs(atoms.positions, atoms.numbers)).pairs
+    fmax = 1e-6  # the softest mode (a torsion, ~0.03 eV/angstrom^2) makes the bound 3e-3 angstrom
+    ref = np.concatenate(optimize_structure_scipy(module, atoms.positions, atoms.numbers, pairs, fmax=fmax))
+    got = np.concatenate(optimize_structure(module, atoms.positions, atoms.numbers, pairs, fmax=fmax))
+    n = len(atoms)
+    x = torch.tensor(got.reshape(-1), requires_grad=True)
+    z = torch.zeros(3, dtype=torch.float64)
+    e = module(x[: 3 * n].reshape(-1, 3), torch.tensor(atoms.numbers), x[3 * n :].reshape(-1, 3),
+               torch.zeros((3, 3), dtype=torch.float64), torch.zeros(3, dtype=torch.bool), z)  # fmt: skip
+    (g,) = torch.autograd.grad(e, x, create_graph=True)
+    full = torch.stack([torch.autograd.grad(g[k], x, retain_graph=True)[0] for k in range(len(x))]).detach().numpy()
+    lam = np.linalg.eigvalsh(0.5 * (full + full.T))
+    assert lam.min() > -1e-6 * lam.max()  # a minimum (six zero modes)
+    soft = lam[lam > 1e-6 * lam.max()].min()
+    tol = 4.0 * np.sqrt(len(got)) * fmax / soft
+    d = lambda y: np.linalg.norm(y[:, None] - y[None], axis=-1)  # noqa: E731
+    assert np.abs(d(got) - d(ref)).max() <= tol and tol < 1e-2
 
 
 def _batch_structures():

@@ -35,7 +35,9 @@ wrapped into the cell, so the dipole sum_i q_i R_i - 2 sum_k r_k stays continuou
 
 The optimiser works in float64 whatever the model's dtype.  The SciPy relaxer this one replaced
 is :func:`tensorml.emlp.relax_scipy.relax_pairs_scipy` (reference for tests and benchmarks);
-:func:`optimize_structure` (cores and pairs together, for ``tensorml response``) still uses SciPy.
+:func:`optimize_structure` (cores and pairs together, the 0 K structure of ``tensorml response``)
+runs the same minimiser on all particles, without a box (the SciPy version it replaced is
+:func:`tensorml.emlp.relax_scipy.optimize_structure_scipy`).
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
-import scipy.optimize
 import torch
 
 from .batch import Item, energy_backend
@@ -720,6 +721,24 @@ def _finish(model, backend, items: list[Item], inputs: list[Inputs], stress: lis
     return results
 
 
+class _Joint:
+    """A backend over items whose ``pairs`` hold every particle (cores first, as many as ``numbers``)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    @property
+    def kind(self) -> str:
+        return self.backend.kind
+
+    def __call__(self, items: Sequence[Item]) -> torch.Tensor:
+        split = []
+        for t in items:
+            n = t.numbers.shape[0]
+            split.append(Item(t.pairs[:n], t.numbers, t.pairs[n:], t.cell, t.pbc, t.efield, t.periodic))
+        return self.backend(split)
+
+
 def optimize_structure(
     model,
     cores,
@@ -733,49 +752,52 @@ def optimize_structure(
     max_iterations: int = 5000,
     collapse_distance: float = 0.1,
     escape_distance: float = 2.5,
+    batched: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minimise over cores and pairs together at a fixed cell (the 0 K structure of appendix A).
 
-    Not an MD path: SciPy's L-BFGS-B on the model's forward, on the CPU (``tensorml response``).
-    Returns (cores, pairs) in angstrom; raises :class:`RelaxationError` when the largest force
-    on any particle stays above ``fmax`` (eV/angstrom) or the pairs collapse or escape.
+    The relaxer of :func:`relax_pairs_batch` on all particles, without a box (L-BFGS, restarts
+    and FIRE on a stall; no slack).  Returns (cores, pairs) in angstrom; raises
+    :class:`RelaxationError` when the largest force on any particle stays above ``fmax``
+    (eV/angstrom) or the pairs collapse or escape.
     """
-    inputs = make_inputs(model, cores, numbers, pairs, cell, pbc, efield)
-    n = inputs.cores.shape[0]
-    dtype = inputs.cores.dtype
-
-    def fun(x: np.ndarray):
-        t = torch.tensor(x.reshape(-1, 3), dtype=dtype, requires_grad=True)
-        energy = model(t[:n], inputs.numbers, t[n:], inputs.cell, inputs.pbc, inputs.efield)
-        (grad,) = torch.autograd.grad(energy, t)
-        return float(energy.detach()), grad.detach().to(torch.float64).numpy().reshape(-1)
-
-    x = torch.cat([inputs.cores, inputs.pairs]).to(torch.float64).numpy().reshape(-1)
-    for _ in range(5):
-        res = scipy.optimize.minimize(
-            fun,
-            x,
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": max_iterations, "gtol": fmax / (2 * np.sqrt(3)), "ftol": 0.0, "maxcor": 50},
-        )
-        x = res.x
-        max_force = float(np.linalg.norm(res.jac.reshape(-1, 3), axis=1).max())
-        if max_force < fmax:
-            break
-    else:
+    device = _device_of(model)
+    (item,), (inputs,) = _items(model, [Structure(cores, numbers, pairs, cell, pbc, efield)], device)
+    n = item.cores.shape[0]
+    everything = torch.cat([item.cores, item.pairs]).to(torch.float64).reshape(1, -1)
+    joint = Item(item.cores[:0], item.numbers, everything.reshape(-1, 3).to(item.cores.dtype), item.cell, item.pbc,
+                 item.efield, item.periodic)  # fmt: skip
+    relaxer = _Relaxer(
+        _Joint(energy_backend(model, batched=batched)),
+        [joint],
+        everything,
+        torch.ones_like(everything),
+        [float("inf")],
+        device=device,
+        options=_Options(
+            fmax=fmax,
+            max_bound=float("inf"),
+            max_iterations=max_iterations,
+            fire_steps=max_iterations,
+            restarts=5,
+            max_step=0.2,
+            fire_move=0.05,
+            dtype=model_dtype(model),
+        ),
+        stress=[False],
+        histories=[None],
+    )
+    relaxer.run()
+    max_force = float(_max_norm(relaxer.g)[0])
+    if relaxer.error[0] is not None or max_force >= fmax:
         raise RelaxationError(
-            f"structure optimisation did not converge: max force {max_force:.3g} eV/angstrom "
-            f"> fmax {fmax} ({res.message})"
+            f"structure optimisation did not converge: max force {max_force:.3g} eV/angstrom > fmax {fmax} "
+            f"after {relaxer.lbfgs_iterations[0] + relaxer.fire_done[0]} iterations"
+            + (f" ({relaxer.error[0]})" if relaxer.error[0] else "")
         )
-    xyz = x.reshape(-1, 3)
+    xyz = relaxer.x[0].reshape(-1, 3).cpu().numpy()
     relaxed = Inputs(
-        torch.tensor(xyz[:n], dtype=dtype),
-        inputs.numbers,
-        torch.tensor(xyz[n:], dtype=dtype),
-        inputs.cell,
-        inputs.pbc,
-        inputs.efield,
+        torch.as_tensor(xyz[:n]), inputs.numbers, torch.as_tensor(xyz[n:]), inputs.cell, inputs.pbc, inputs.efield
     )
     check_pairs(xyz[n:], relaxed, collapse_distance, escape_distance)
     return xyz[:n].copy(), xyz[n:].copy()

@@ -1,6 +1,7 @@
 """The SciPy pair relaxation (L-BFGS-B + FIRE), kept as the reference for the torch relaxer.
 
-:func:`relax_pairs_scipy` is the relaxation tensorml used before :mod:`tensorml.emlp.relax`
+:func:`relax_pairs_scipy` (and :func:`optimize_structure_scipy`, cores and pairs together) is the
+relaxation tensorml used before :mod:`tensorml.emlp.relax`
 (written on torch tensors, batched, on the model's device) replaced it in every MD path; tests
 compare the two and benchmarks/emlp/ measures both.  It runs on the CPU only.
 
@@ -199,3 +200,64 @@ def _finish(model, inputs: Inputs, x: np.ndarray, iterations: int, stress: bool)
         max_pair_force=float(np.linalg.norm(pair_forces, axis=1).max()) if len(pair_forces) else 0.0,
         stress=out["stress"].to(torch.float64).numpy() if stress else None,
     )
+
+
+def optimize_structure_scipy(
+    model,
+    cores,
+    numbers,
+    pairs,
+    cell=None,
+    pbc=None,
+    efield=None,
+    *,
+    fmax: float = 1e-4,
+    max_iterations: int = 5000,
+    collapse_distance: float = 0.1,
+    escape_distance: float = 2.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise over cores and pairs together at a fixed cell (the 0 K structure of appendix A).
+
+    SciPy's L-BFGS-B on the model's forward, on the CPU (what ``tensorml response`` used before).
+    Returns (cores, pairs) in angstrom; raises :class:`RelaxationError` when the largest force
+    on any particle stays above ``fmax`` (eV/angstrom) or the pairs collapse or escape.
+    """
+    inputs = make_inputs(model, cores, numbers, pairs, cell, pbc, efield)
+    n = inputs.cores.shape[0]
+    dtype = inputs.cores.dtype
+
+    def fun(x: np.ndarray):
+        t = torch.tensor(x.reshape(-1, 3), dtype=dtype, requires_grad=True)
+        energy = model(t[:n], inputs.numbers, t[n:], inputs.cell, inputs.pbc, inputs.efield)
+        (grad,) = torch.autograd.grad(energy, t)
+        return float(energy.detach()), grad.detach().to(torch.float64).numpy().reshape(-1)
+
+    x = torch.cat([inputs.cores, inputs.pairs]).to(torch.float64).numpy().reshape(-1)
+    for _ in range(5):
+        res = scipy.optimize.minimize(
+            fun,
+            x,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": max_iterations, "gtol": fmax / (2 * np.sqrt(3)), "ftol": 0.0, "maxcor": 50},
+        )
+        x = res.x
+        max_force = float(np.linalg.norm(res.jac.reshape(-1, 3), axis=1).max())
+        if max_force < fmax:
+            break
+    else:
+        raise RelaxationError(
+            f"structure optimisation did not converge: max force {max_force:.3g} eV/angstrom "
+            f"> fmax {fmax} ({res.message})"
+        )
+    xyz = x.reshape(-1, 3)
+    relaxed = Inputs(
+        torch.tensor(xyz[:n], dtype=dtype),
+        inputs.numbers,
+        torch.tensor(xyz[n:], dtype=dtype),
+        inputs.cell,
+        inputs.pbc,
+        inputs.efield,
+    )
+    check_pairs(xyz[n:], relaxed, collapse_distance, escape_distance)
+    return xyz[:n].copy(), xyz[n:].copy()
