@@ -240,3 +240,16 @@ def test_the_engine_relaxes_on_the_gpu(shipped):
     h_pp, _ = _hessian_blocks(module, atoms.positions, atoms.numbers, cpu.pairs)
     assert np.linalg.norm(gpu.pairs - cpu.pairs) <= _tolerance(h_pp, 1e-4)
     assert abs(gpu.energy - cpu.energy) < 1e-6
+
+
+def test_relaxation_works_under_no_grad(shipped):
+    """Callers evaluating without gradients (inference loops) still get relaxed pairs and forces."""
+    module, _ = shipped
+    atoms = molecule("NH3")
+    guess = lewis_pairs(atoms.positions, atoms.numbers)
+    ref = relax_pairs(module, atoms.positions, atoms.numbers, guess)
+    with torch.no_grad():
+        got = relax_pairs(module, atoms.positions, atoms.numbers, guess)
+        joint = optimize_structure(module, atoms.positions, atoms.numbers, got.pairs, fmax=1e-3)
+    np.testing.assert_allclose(got.core_forces, ref.core_forces, atol=1e-9)
+    assert joint[1].shape == guess.shape

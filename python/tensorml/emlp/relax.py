@@ -231,6 +231,7 @@ class _Relaxer:
         held = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
         return torch.where(held, torch.zeros_like(g), g)
 
+    @torch.enable_grad()  # also under a caller's no_grad
     def _evaluate(self, idx, points):
         """Energies [b] and pair gradients [b, D] of structures ``idx`` with pairs at ``points`` [b, D];
         the core gradients (and strain derivatives) are kept in ``self._last`` until accepted."""
@@ -681,6 +682,7 @@ def relax_pairs(
     )[0]
 
 
+@torch.enable_grad()
 def _finish(model, backend, items: list[Item], inputs: list[Inputs], stress: list[bool]) -> list[RelaxResult]:
     """Energy, core and pair forces, stress (where asked, periodic only) and dipole, in one pass."""
     batch, leaves = [], []
