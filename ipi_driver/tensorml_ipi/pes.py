@@ -222,9 +222,8 @@ class TensorMLDriver(Dummy_driver):
         if read_file_metadata(self.model_path).get("format") == EMLP_FORMAT:
             # total charge for the Lewis guess of the first structure; one stored electron
             # configuration per bead (and then some) for the warm starts
+            # (the relaxation runs on the model's device, batched over the beads of a call)
             options = {"charge": int(atoms.info.get("charge", 0)), "memory": 256}
-            if self.device_requested == "auto":
-                self.device = "cpu"  # eMLP relaxations run on the CPU
         self.model = load_model(self.model_path, device=self.device, **options)
         self.numbers = np.asarray(atoms.numbers, dtype=np.int64)
         self.model.check_species(self.numbers)

@@ -3,14 +3,17 @@
 The eMLP short range (seed eq. 18) sums over all particles j != i (atomic cores and electron
 pairs alike) with r_ij < r_cutoff.  Pairs are *selected* without gradient and their vectors
 r_ij = x_j - x_i + n (n a lattice translation, angstrom) are then recomputed with gradient,
-so forces and the strain derivative come from autograd.  Selection is brute force (O(P^2)
-per lattice translation), meant for molecules and small cells.  TorchScript-compatible.
+so forces and the strain derivative come from autograd.  :func:`neighbor_pairs` selects by brute
+force (O(P^2) per lattice translation) inside the TorchScript model; engines that relax many pairs
+(:mod:`tensorml.emlp.batch`) select with :func:`vesin_pairs` instead, a cell list in O(P) from vesin
+(the same edges and shifts, tested in tests/test_emlp_neighbors.py).
 """
 
 from __future__ import annotations
 
 from typing import Tuple
 
+import numpy as np
 import torch
 
 
@@ -70,3 +73,23 @@ def neighbor_pairs(
     j = found[:, 2]
     vectors = positions[j] - positions[i] - offsets[i, j] + shifts[s]
     return i, j, vectors
+
+
+def vesin_pairs(positions: np.ndarray, cell: np.ndarray, periodic: bool, cutoff: float):
+    """(i, j, S) of all ordered pairs closer than ``cutoff`` (angstrom), by vesin's cell list, O(P).
+
+    r_ij = x_j - x_i + S_ij . cell with integer S (so that a strained cell strains the vectors);
+    particles may lie outside the cell (unwrapped electron pairs).  Isolated systems (``periodic``
+    False) ignore ``cell`` and have S = 0.  Not TorchScript (an engine-side helper).
+    Returns numpy (i [E] int64, j [E] int64, S [E, 3] int64).
+    """
+    from vesin import NeighborList
+
+    points = np.ascontiguousarray(positions, dtype=np.float64).reshape(-1, 3)
+    if len(points) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), np.zeros((0, 3), dtype=np.int64)
+    box = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3) if periodic else np.zeros((3, 3))
+    nl = NeighborList(cutoff=float(cutoff), full_list=True)
+    i, j, S = nl.compute(points=points, box=box, periodic=bool(periodic), quantities="ijS")
+    return i.astype(np.int64), j.astype(np.int64), np.asarray(S).astype(np.int64).reshape(-1, 3)
