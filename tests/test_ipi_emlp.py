@@ -32,10 +32,17 @@ E_AU = U.factor(U.ENERGY, U.METAL, U.ATOMIC)
 F_AU = U.factor(U.FORCE, U.METAL, U.ATOMIC)
 
 
-@pytest.fixture(scope="module")
-def emlp_file(tmp_path_factory):
+@pytest.fixture(scope="module", params=["tensorml-emlp", "contract"])
+def emlp_file(tmp_path_factory, request):
+    """The same eMLP in both formats: the driver must serve the LAMMPS file (format 3) as it does the old one."""
+    from tensorml.emlp.export import export_contract
+
     path = tmp_path_factory.mktemp("emlp_ipi") / "emlp.pt"
-    export_emlp(EMLPModel(build_config([1, 6, 7, 8], preset="small")), path, dtype="float64")
+    model = EMLPModel(build_config([1, 6, 7, 8], preset="small"))
+    if request.param == "contract":
+        export_contract(model, path)
+    else:
+        export_emlp(model, path, dtype="float64")
     return path
 
 
