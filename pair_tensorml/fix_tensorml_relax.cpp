@@ -156,17 +156,18 @@ void FixTensorMLRelax::init()
                sum / force->qelectron);
 }
 
-void FixTensorMLRelax::setup_pre_force(int)
+void FixTensorMLRelax::setup_pre_force(int vflag)
 {
-  steps_ = evaluations_ = 0;
+  steps_ = 0;
+  calls_at_run_ = pair_->model_calls;
   lbfgs_.reset();                               // a new run: atoms may have been added, removed or reordered
   if (force->kspace) force->kspace->setup();    // Verlet sets kspace up only after this call
-  relax();
+  relax(vflag);
 }
 
-void FixTensorMLRelax::pre_force(int)
+void FixTensorMLRelax::pre_force(int vflag)
 {
-  relax();
+  relax(vflag);
 }
 
 std::vector<int> FixTensorMLRelax::local_pairs() const
@@ -184,7 +185,6 @@ void FixTensorMLRelax::evaluate_forces()
   force->pair->compute(0, 0);
   if (force->kspace) force->kspace->compute(0, 0);
   if (force->newton) comm->reverse_comm();
-  ++evaluations_;
 }
 
 double FixTensorMLRelax::largest_force(tagint &worst) const
@@ -203,8 +203,10 @@ double FixTensorMLRelax::largest_force(tagint &worst) const
   return global.value;
 }
 
-void FixTensorMLRelax::relax()
+void FixTensorMLRelax::relax(int vflag)
 {
+  calls_at_step_ = pair_->model_calls;
+  pair_->relaxing(true, vflag != 0);    // keep each call's outputs, with the virial the step will want
   predict();
   comm->forward_comm();
   const std::vector<int> pairs = local_pairs();
@@ -266,12 +268,11 @@ void FixTensorMLRelax::relax()
     }
     comm->forward_comm();
   }
+  pair_->relaxing(false, false);
+  pair_->reuse_last_call();    // the step's force call is at the converged positions: no new model call
   stats_[0] = iterations;
-  stats_[1] = iterations + 1;    // the step's own force call follows
   stats_[2] = fmax;
   ++steps_;
-  ++evaluations_;    // count the step's force call with this step
-  stats_[4] = (double) evaluations_ / (double) steps_;
   check_pairs();
   remember();
   // the integrator cleared the forces before pre_force and adds the step's own force call next
@@ -362,6 +363,9 @@ void FixTensorMLRelax::check_pairs()
 
 double FixTensorMLRelax::compute_vector(int n)
 {
+  // model calls of this step (relaxation and the step's force call) and of the run, counted by the pair
+  if (n == 1) return (double) (pair_->model_calls - calls_at_step_);
+  if (n == 4) return steps_ > 0 ? (double) (pair_->model_calls - calls_at_run_) / (double) steps_ : 0.0;
   return stats_[n];
 }
 

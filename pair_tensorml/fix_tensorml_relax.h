@@ -20,6 +20,8 @@
    global vector (thermo f_ID[k]): [1] relaxation iterations of the step, [2] model evaluations of
    the step (iterations + the step's own force call), [3] largest pair force after relaxation,
    [4] largest pair force of the predicted start, [5] mean model evaluations per step of this run.
+   The step's own force call reuses the relaxation's last model call (same positions), so a step whose
+   start is already converged costs one model evaluation.
 ------------------------------------------------------------------------- */
 
 #ifndef LMP_FIX_TENSORML_RELAX_H
@@ -61,10 +63,11 @@ class FixTensorMLRelax : public Fix {
   int stored_ = 0;                // steps in the history (the same for every pair)
   bigint last_step_ = -1;         // step of the newest history entry
   double stats_[5] = {0, 0, 0, 0, 0};
-  bigint steps_ = 0, evaluations_ = 0;                   // of this run, for the mean
+  bigint steps_ = 0;                                     // relaxed steps of this run
+  bigint calls_at_step_ = 0, calls_at_run_ = 0;          // the pair's model calls when the step / run began
   std::unique_ptr<TensorML::DistributedLBFGS> lbfgs_;    // kept between steps while no atom migrates
 
-  void relax();
+  void relax(int vflag);
   void predict();
   void evaluate_forces();
   double largest_force(tagint &worst) const;    // over all ranks, with the id of its pair

@@ -335,15 +335,24 @@ void PairTensorML::compute(int eflag, int vflag)
   std::vector<std::string> requested;
   if (!properties_only_) {
     requested = {"energy", "forces"};
-    if (vflag_global) requested.push_back("virial");
+    if (vflag_global || relax_virial_) requested.push_back("virial");
     if (eflag_atom && model_->provides("atomic_energies")) requested.push_back("atomic_energies");
   }
   // position-only global properties ride along with the energy: LAMMPS tallies it on the
   // steps where a compute with peflag (tensorml/props, pe, thermo) needs it
-  if (eflag_global)
+  // (inside fix tensorml/relax's loop, on such steps too, so that the step's own call can reuse the last)
+  const bool tally_step = eflag_global || (relaxing_ && update->eflag_global == update->ntimestep);
+  if (tally_step)
     for (const auto &p : global_props)
       if (!needs_velocities(p)) requested.push_back(p);
   if (!requested.empty()) evaluate(requested);
+}
+
+void PairTensorML::relaxing(bool on, bool with_virial)
+{
+  relaxing_ = on;
+  relax_virial_ = on && with_virial;
+  if (on) reuse_ = false;
 }
 
 bool PairTensorML::needs_velocities(const std::string &name) const
@@ -372,14 +381,28 @@ void PairTensorML::evaluate(const std::vector<std::string> &requested)
   for (const auto &r : requested) velocities = velocities || needs_velocities(r);
   // ghost atoms need their owners' velocities: a rank's dM/dt sums APT_j v_j over its ghosts too
   if (velocities) comm->forward_comm(this);
-  const TensorML::AtomSystem system =
-      builder_->build(list, ghostneigh, type_z_, cut_lmp_, model_->min_distance * units_.base[TensorML::LENGTH]);
-
+  TensorML::AtomSystem system;
   std::map<std::string, torch::Tensor> out;
-  try {
-    out = model_->evaluate(builder_->inputs(system, *model_, units_, efield_, velocities), requested);
-  } catch (const std::exception &e) {
-    error->one(FLERR, "pair tensorml, step {}: {}", update->ntimestep, e.what());
+  bool cached = reuse_;
+  for (const auto &r : requested) cached = cached && cache_.count(r) > 0;
+  reuse_ = false;
+  if (cached) {
+    // the relaxation's last call was at these very positions (fix tensorml/relax)
+    system = std::move(cached_system_);
+    out = std::move(cache_);
+  } else {
+    system = builder_->build(list, ghostneigh, type_z_, cut_lmp_, model_->min_distance * units_.base[TensorML::LENGTH]);
+    try {
+      out = model_->evaluate(builder_->inputs(system, *model_, units_, efield_, velocities), requested);
+    } catch (const std::exception &e) {
+      error->one(FLERR, "pair tensorml, step {}: {}", update->ntimestep, e.what());
+    }
+    ++model_calls;
+  }
+  cache_.clear();
+  if (relaxing_) {
+    cache_ = out;
+    cached_system_ = system;
   }
   // with newton off, forces on ghosts travel in the first three slots of the reverse buffer
   const int lead = (force->newton_pair || !forces) ? 0 : 3;

@@ -61,6 +61,13 @@ class PairTensorML : public Pair {
   int element_of_type(int type) const { return type_z_[type]; }
   // Model units -> LAMMPS units of this run (set in init_style).
   const TensorML::UnitScale &unit_scale() const { return units_; }
+
+  // ---- used by fix tensorml/relax
+  // While relaxing, every model call keeps its outputs (with the virial when with_virial); after the
+  // last, reuse_last_call() lets the step's own force call take them instead of calling the model again.
+  void relaxing(bool on, bool with_virial);
+  void reuse_last_call() { reuse_ = !cache_.empty(); }
+  bigint model_calls = 0;    // calls of the module so far
   // Properties LAMMPS can report (whole-system-only outputs excluded), global and per-atom.
   std::vector<std::string> global_props, peratom_props;
   // Latest value of each property in LAMMPS units (global: size; per-atom: nlocal * size, local
@@ -82,6 +89,10 @@ class PairTensorML : public Pair {
   TensorML::ImageFlagGuard images_;                     // refuses image flags about to wrap or wrapped
   std::unique_ptr<TensorML::SystemBuilder> builder_;    // atoms, edges and inputs of this rank
   TensorML::OutputStore store_;                         // outputs in LAMMPS units, reverse-communicated
+  bool relaxing_ = false, relax_virial_ = false;        // inside fix tensorml/relax's loop
+  bool reuse_ = false;                                  // the next call may take cache_
+  std::map<std::string, torch::Tensor> cache_;          // outputs of the last relaxation call
+  TensorML::AtomSystem cached_system_;                  // and its system
 
   void allocate();
   void load_model();
