@@ -65,14 +65,20 @@ FixTensorMLRelax::FixTensorMLRelax(LAMMPS *lmp, int narg, char **arg) : Fix(lmp,
   }
   if (order_ < 0 || order_ >= kHistory) error->all(FLERR, "fix tensorml/relax: predictor must be 0, 1 or 2");
   if (memory_ < 1) error->all(FLERR, "fix tensorml/relax: memory must be at least 1");
+  restart_global = 1;     // the step and depth of the history
+  restart_peratom = 1;    // the history itself, per pair
   grow_arrays(atom->nmax);
   atom->add_callback(Atom::GROW);
+  atom->add_callback(Atom::RESTART);
 }
 
 FixTensorMLRelax::~FixTensorMLRelax()
 {
   lbfgs_.reset();
-  if (modify->get_fix_by_id(id)) atom->delete_callback(id, Atom::GROW);
+  if (modify->get_fix_by_id(id)) {
+    atom->delete_callback(id, Atom::GROW);
+    atom->delete_callback(id, Atom::RESTART);
+  }
   memory->destroy(history_);
 }
 
@@ -283,7 +289,8 @@ void FixTensorMLRelax::relax(int vflag)
 void FixTensorMLRelax::predict()
 {
   if (last_step_ != update->ntimestep - 1 && last_step_ != update->ntimestep) stored_ = 0;
-  const int order = std::min(order_, stored_ - 1);
+  // the same step again (a new run, a restart): start from its own relaxed positions
+  const int order = last_step_ == update->ntimestep ? std::min(0, stored_ - 1) : std::min(order_, stored_ - 1);
   if (order < 0) return;
   static const double coef[3][3] = {{1, 0, 0}, {2, -1, 0}, {3, -3, 1}};    // polynomial extrapolation
   double **x = atom->x;
@@ -300,14 +307,15 @@ void FixTensorMLRelax::predict()
 
 void FixTensorMLRelax::remember()
 {
-  if (last_step_ == update->ntimestep) stored_ = std::max(stored_ - 1, 0);    // the same step again: replace
+  const bool again = last_step_ == update->ntimestep && stored_ > 0;    // the same step again: replace it
   double **x = atom->x;
   for (int i : local_pairs()) {
-    for (int k = kHistory - 1; k > 0; --k)
-      for (int d = 0; d < 3; ++d) history_[i][3 * k + d] = history_[i][3 * (k - 1) + d];
+    if (!again)
+      for (int k = kHistory - 1; k > 0; --k)
+        for (int d = 0; d < 3; ++d) history_[i][3 * k + d] = history_[i][3 * (k - 1) + d];
     domain->unmap(x[i], atom->image[i], history_[i]);
   }
-  stored_ = std::min(stored_ + 1, kHistory);
+  if (!again) stored_ = std::min(stored_ + 1, kHistory);
   last_step_ = update->ntimestep;
 }
 
@@ -394,4 +402,46 @@ int FixTensorMLRelax::unpack_exchange(int nlocal, double *buf)
 double FixTensorMLRelax::memory_usage()
 {
   return (double) atom->nmax * 3 * kHistory * sizeof(double);
+}
+
+void FixTensorMLRelax::write_restart(FILE *fp)
+{
+  if (comm->me != 0) return;
+  const double list[2] = {(double) stored_, (double) last_step_};
+  const int size = (int) sizeof(list);
+  fwrite(&size, sizeof(int), 1, fp);
+  fwrite(list, sizeof(double), 2, fp);
+}
+
+void FixTensorMLRelax::restart(char *buf)
+{
+  const auto *list = (double *) buf;
+  stored_ = (int) list[0];
+  last_step_ = (bigint) list[1];
+}
+
+int FixTensorMLRelax::pack_restart(int i, double *buf)
+{
+  buf[0] = 3 * kHistory + 1;    // LAMMPS' convention: the count first, itself included
+  for (int k = 0; k < 3 * kHistory; ++k) buf[k + 1] = history_[i][k];
+  return 3 * kHistory + 1;
+}
+
+void FixTensorMLRelax::unpack_restart(int nlocal, int nth)
+{
+  double **extra = atom->extra;
+  int m = 0;
+  for (int k = 0; k < nth; ++k) m += (int) extra[nlocal][m];
+  ++m;
+  for (int k = 0; k < 3 * kHistory; ++k) history_[nlocal][k] = extra[nlocal][m++];
+}
+
+int FixTensorMLRelax::maxsize_restart()
+{
+  return 3 * kHistory + 1;
+}
+
+int FixTensorMLRelax::size_restart(int)
+{
+  return 3 * kHistory + 1;
 }

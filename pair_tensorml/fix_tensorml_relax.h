@@ -20,6 +20,8 @@
    global vector (thermo f_ID[k]): [1] relaxation iterations of the step, [2] model evaluations of
    the step (iterations + the step's own force call), [3] largest pair force after relaxation,
    [4] largest pair force of the predicted start, [5] mean model evaluations per step of this run.
+   write_restart/read_restart keep the history (the next run continues the extrapolation) when the
+   fix is defined again with the same ID after read_restart; pair_style tensorml is re-specified.
    The step's own force call reuses the relaxation's last model call (same positions), so a step whose
    start is already converged costs one model evaluation.
 ------------------------------------------------------------------------- */
@@ -52,6 +54,12 @@ class FixTensorMLRelax : public Fix {
   int pack_exchange(int, double *) override;
   int unpack_exchange(int, double *) override;
   double memory_usage() override;
+  void write_restart(FILE *) override;         // global: history depth and step
+  void restart(char *) override;               // reads what write_restart wrote
+  int pack_restart(int, double *) override;    // per pair: its relaxed-position history
+  void unpack_restart(int, int) override;      // reads what pack_restart wrote
+  int maxsize_restart() override;              // values per atom in the restart file
+  int size_restart(int) override;              // the same for every atom
 
  private:
   static constexpr int kHistory = 3;    // relaxed positions remembered per pair (newest first)

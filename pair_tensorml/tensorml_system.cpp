@@ -12,10 +12,52 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 using namespace LAMMPS_NS;
 
 namespace TensorML {
+
+double SystemBuilder::outside_subdomain(const double *x) const
+{
+  double far = 0.0;
+  if (!domain->triclinic) {
+    for (int k = 0; k < 3; ++k) far = std::max({far, domain->sublo[k] - x[k], x[k] - domain->subhi[k]});
+    return far;
+  }
+  // lamda coordinates: the distance between the planes lamda_k = 0 and 1 is 1 / |grad lamda_k|
+  const double *h = domain->h_inv;
+  const double grad[3] = {std::sqrt(h[0] * h[0] + h[5] * h[5] + h[4] * h[4]), std::sqrt(h[1] * h[1] + h[3] * h[3]),
+                          std::fabs(h[2])};
+  double lamda[3];
+  domain->x2lamda(const_cast<double *>(x), lamda);
+  for (int k = 0; k < 3; ++k)
+    far = std::max({far, (domain->sublo_lamda[k] - lamda[k]) / grad[k], (lamda[k] - domain->subhi_lamda[k]) / grad[k]});
+  return far;
+}
+
+std::vector<int> SystemBuilder::representatives(bool fold) const
+{
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  std::vector<int> rep(nall);
+  for (int i = 0; i < nall; ++i) rep[i] = i;
+  if (!fold || !atom->tag_enable) return rep;
+  const tagint *tag = atom->tag;
+  std::unordered_map<tagint, int> best;    // tag -> its image in the graph
+  best.reserve(nall);
+  for (int i = 0; i < nlocal; ++i) best[tag[i]] = i;
+  std::vector<double> far(nall, 0.0);
+  for (int i = nlocal; i < nall; ++i) {
+    far[i] = outside_subdomain(atom->x[i]);
+    auto it = best.find(tag[i]);
+    if (it == best.end())
+      best.emplace(tag[i], i);
+    else if (it->second >= nlocal && far[i] < far[it->second])
+      it->second = i;
+  }
+  for (int i = nlocal; i < nall; ++i) rep[i] = best[tag[i]];
+  return rep;
+}
 
 AtomSystem SystemBuilder::build(NeighList *list, bool ghostneigh, const std::vector<int> &type_z, double cut,
                                 double min_distance)
@@ -47,21 +89,24 @@ AtomSystem SystemBuilder::build(NeighList *list, bool ghostneigh, const std::vec
   int close_i = -1, close_j = -1;
   std::vector<int64_t> src, dst;
   const int nlist = list->inum + (ghostneigh ? list->gnum : 0);
+  // message passing: one node per atom, whatever its number of periodic images (see the header)
+  const std::vector<int> rep = representatives(ghostneigh);
   for (int ii = 0; ii < nlist; ++ii) {
     const int i = list->ilist[ii];
-    if (type_z[type[i]] < 0) continue;
+    if (type_z[type[i]] < 0 || rep[i] != i) continue;
     if (s.model_index[i] < 0) add_atom(i);
     const int *jlist = list->firstneigh[i];
     for (int jj = 0; jj < list->numneigh[i]; ++jj) {
-      const int j = jlist[jj] & NEIGHMASK;
-      if (type_z[type[j]] < 0) continue;
-      const double d[3] = {x[j][0] - x[i][0], x[j][1] - x[i][1], x[j][2] - x[i][2]};
+      const int jn = jlist[jj] & NEIGHMASK;
+      if (type_z[type[jn]] < 0) continue;
+      const double d[3] = {x[jn][0] - x[i][0], x[jn][1] - x[i][1], x[jn][2] - x[i][2]};
+      const int j = rep[jn];
       const double rsq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
       if (rsq >= cutsq) continue;
       if (rsq < closest) {
         closest = rsq;
         close_i = i;
-        close_j = j;
+        close_j = jn;
       }
       if (s.model_index[j] < 0) add_atom(j);
       const int mi = s.model_index[i], mj = s.model_index[j];

@@ -10,22 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.optimize
-import torch
 from ase.build import molecule
 
-from engines import THREE_WATERS_CELL, read_dump, run_lammps, three_waters
+from engines import THREE_WATERS_CELL, read_dump, run_lammps
+from lammps_emlp_helpers import relax_in_python, thermo_rows, water_cell, write_particles
 from tensorml.emlp.contract_model import PAIR_Z
 from tensorml.emlp.export import export_contract, load_emlp_model
 from tensorml.emlp.lewis import lewis_pairs
-from tensorml.emlp.longrange import long_range_energy
-from tensorml.runtime import ExportedModel, System
+from tensorml.runtime import ExportedModel
 
 pytestmark = pytest.mark.lammps
 
 SHIPPED = Path(__file__).parents[1] / "models" / "emlp" / "model.pt"
-MASSES = {0: 1.0, 1: 1.008, 6: 12.011, 7: 14.007, 8: 15.999}
-SYMBOLS = {0: "X", 1: "H", 6: "C", 7: "N", 8: "O"}
 
 
 @pytest.fixture(scope="module")
@@ -45,50 +41,6 @@ def kspace_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("emlp") / "emlp_kspace.pt"
     export_contract(load_emlp_model(SHIPPED), path, long_range="gaussian_kspace")
     return path
-
-
-def write_particles(path, numbers, positions, charges, box, kinds):
-    """atom_style charge data file: one type per entry of ``kinds`` (atomic numbers, X = 0), in that order."""
-    lines = [f"cores and electron pairs\n\n{len(numbers)} atoms\n{len(kinds)} atom types\n"]
-    for (lo, hi), axis in zip(box, "xyz"):
-        lines.append(f"{lo} {hi} {axis}lo {axis}hi")
-    lines.append("\nMasses\n")
-    lines += [f"{t + 1} {MASSES[z]}" for t, z in enumerate(kinds)]
-    lines.append("\nAtoms # charge\n")
-    for k, (z, x) in enumerate(zip(numbers, positions)):
-        lines.append(f"{k + 1} {kinds.index(z) + 1} {charges[int(z)]} {x[0]:.12f} {x[1]:.12f} {x[2]:.12f}")
-    Path(path).write_text("\n".join(lines) + "\n")
-
-
-def split_energy(exported, numbers, positions, cell, pbc):
-    """Energy (eV) and forces (eV/angstrom) of the split: module + the long range its metadata names."""
-    system = System(numbers, positions, cell, pbc)
-    out = exported.evaluate_one(system, ["energy", "forces", "charges"])
-    x = torch.tensor(positions, dtype=torch.float64, requires_grad=True)
-    table = exported.metadata["explicit_electrons"]["long_range"]
-    q = torch.tensor(out["charges"])
-    lr = long_range_energy(table["kind"], x, q, torch.tensor(cell), torch.tensor(pbc), table["gaussian_gamma"], 1e-14)
-    (g,) = torch.autograd.grad(lr, [x])
-    return float(out["energy"]) + float(lr.detach()), out["forces"] - g.numpy()
-
-
-def relax_in_python(exported, numbers, positions, cell, pbc):
-    """Pairs (atomic number 0) relaxed at fixed cores by SciPy, largest pair force component < 5e-6 eV/angstrom."""
-    pairs = numbers == PAIR_Z
-    pos = positions.copy()
-
-    def fun(flat):
-        pos[pairs] = flat.reshape(-1, 3)
-        e, f = split_energy(exported, numbers, pos, cell, pbc)
-        return e, -f[pairs].ravel()
-
-    result = scipy.optimize.minimize(
-        fun, pos[pairs].ravel(), jac=True, method="L-BFGS-B", options={"gtol": 1e-8, "ftol": 0, "maxiter": 5000}
-    )
-    pos[pairs] = result.x.reshape(-1, 3)
-    energy, forces = split_energy(exported, numbers, pos, cell, pbc)
-    assert np.abs(forces[pairs]).max() < 5e-6
-    return pos, energy, forces
 
 
 MOLECULE = """
@@ -122,17 +74,6 @@ def methanol(tmp_path, exported):
     charges = {int(z): q for z, q in exported.metadata["explicit_electrons"]["particle_charges"].items()}
     write_particles(tmp_path / "data.lmp", numbers, positions, charges, [(0, 30)] * 3, [6, 1, 8, 0])
     return numbers, positions
-
-
-def thermo_rows(stdout):
-    lines = stdout.splitlines()
-    start = next(k for k, line in enumerate(lines) if line.split()[:2] == ["Step", "PotEng"])
-    rows = []
-    for line in lines[start + 1 :]:
-        if line.startswith("Loop time"):
-            break
-        rows.append([float(v) for v in line.split()])
-    return np.array(rows)
 
 
 def test_relaxed_molecule_equals_python(tmp_path, emlp_path, exported):
@@ -175,11 +116,6 @@ def test_md_is_the_same_on_one_and_two_ranks(tmp_path, emlp_path, exported, npro
     # the step's own force call reuses the relaxation's last model call: iterations + 1 evaluations a step
     np.testing.assert_array_equal(a[:, 4], a[:, 3] + 1)
     assert a[1:, 4].mean() < 7, "the warm start (extrapolation, kept L-BFGS history) keeps evaluations per step low"
-
-
-def water_cell():
-    cores, numbers, pairs = three_waters()
-    return np.concatenate([numbers, np.full(len(pairs), PAIR_Z)]), np.concatenate([cores, pairs])
 
 
 PERIODIC = """
