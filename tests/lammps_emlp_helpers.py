@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import scipy.optimize
@@ -12,24 +11,6 @@ from engines import three_waters
 from tensorml.emlp.contract_model import PAIR_Z
 from tensorml.emlp.longrange import long_range_energy
 from tensorml.runtime import System
-
-MASSES = {0: 1.0, 1: 1.008, 6: 12.011, 7: 14.007, 8: 15.999}
-
-
-def write_particles(path, numbers, positions, charges, box, kinds, tilt=None):
-    """atom_style charge data file: one type per entry of ``kinds`` (atomic numbers, X = 0), in that order;
-    ``tilt`` (xy, xz, yz) makes the box triclinic."""
-    lines = [f"cores and electron pairs\n\n{len(numbers)} atoms\n{len(kinds)} atom types\n"]
-    for (lo, hi), axis in zip(box, "xyz"):
-        lines.append(f"{lo} {hi} {axis}lo {axis}hi")
-    if tilt is not None:
-        lines.append(f"{tilt[0]} {tilt[1]} {tilt[2]} xy xz yz")
-    lines.append("\nMasses\n")
-    lines += [f"{t + 1} {MASSES[z]}" for t, z in enumerate(kinds)]
-    lines.append("\nAtoms # charge\n")
-    for k, (z, x) in enumerate(zip(numbers, positions)):
-        lines.append(f"{k + 1} {kinds.index(z) + 1} {charges[int(z)]} {x[0]:.12f} {x[1]:.12f} {x[2]:.12f}")
-    Path(path).write_text("\n".join(lines) + "\n")
 
 
 def split_energy(exported, numbers, positions, cell, pbc):

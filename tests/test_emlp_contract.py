@@ -134,15 +134,31 @@ def test_explicit_electrons_need_format_3(exported):
         contract.validate_metadata(broken)
 
 
-def test_tensorml_export_converts_the_shipped_emlp(tmp_path, capsys):
+def old_format(emlp, path):
+    """The eMLP in the deprecated ``tensorml-emlp`` format (what train-emlp wrote before format 3)."""
+    from tensorml.emlp.export import export_emlp
+
+    export_emlp(emlp, path)
+    return path
+
+
+def test_tensorml_export_converts_an_old_emlp_file(emlp, tmp_path, capsys):
     from tensorml.cli import main
 
-    assert main(["export", str(SHIPPED), "-o", str(tmp_path / "new.pt")]) == 0
+    old = old_format(emlp, tmp_path / "old.pt")
+    with pytest.warns(FutureWarning, match="old eMLP format 'tensorml-emlp', read for this release only"):
+        assert main(["export", str(old), "-o", str(tmp_path / "new.pt")]) == 0
     assert "contract model with explicit electrons (format version 3" in capsys.readouterr().out
     assert ExportedModel.load(tmp_path / "new.pt").metadata["explicit_electrons"]["species"] == [0]
     assert main(["info", str(tmp_path / "new.pt")]) == 0
     out = capsys.readouterr().out
     assert "relaxed species X" in out and "X -2, H +1, C +4, N +5, O +6" in out
+    # a format-3 file in the other long-range form
+    assert (
+        main(["export", str(tmp_path / "new.pt"), "-o", str(tmp_path / "k.pt"), "--long-range", "gaussian_kspace"]) == 0
+    )
+    table = ExportedModel.load(tmp_path / "k.pt").metadata["explicit_electrons"]["long_range"]
+    assert table["kind"] == "gaussian_kspace" and table["correction_cutoff"] == pytest.approx(4.0)
 
 
 def test_whole_system_engines_read_the_contract_form(emlp, tmp_path):
@@ -157,7 +173,7 @@ def test_whole_system_engines_read_the_contract_form(emlp, tmp_path):
     pairs = lewis_pairs(mol.positions, mol.numbers)
     args = (mol.positions, mol.numbers, pairs, np.zeros((3, 3)), [False] * 3, [0.01, 0.0, 0.0])
     assert reference(again, *args)[0] == pytest.approx(reference(emlp, *args)[0], rel=1e-12)
-    old, new = load_model(SHIPPED), load_model(path)
+    old, new = load_model(old_format(emlp, tmp_path / "old.pt")), load_model(path)
     assert type(old) is type(new)
     system = System(mol.numbers, mol.positions, np.zeros((3, 3)), np.zeros(3, bool))
     e_old = old.evaluate([system], ["energy"])[0]["energy"]

@@ -130,3 +130,48 @@ def test_lammps_emlp_methanol_example(tmp_path, nprocs):
         work,
     )
     assert (work / "ir.dat").is_file()
+
+
+@pytest.mark.lammps
+@pytest.mark.parametrize("nprocs", [1, pytest.param(2, marks=pytest.mark.mpi)])
+def test_lammps_emlp_water_example(tmp_path, nprocs):
+    """The liquid-water eMLP example as its README says, on a 2^3-molecule box so that it takes seconds."""
+    work = tmp_path / "emlp_water"
+    shutil.copytree(EXAMPLES / "lammps" / "emlp_water", work)
+    run(
+        [
+            sys.executable,
+            "make_data.py",
+            "--side",
+            "2",
+            "--emlp",
+            str(EXAMPLES.parent / "models" / "emlp" / "model.pt"),
+        ],
+        work,
+    )
+    cmd = [tool("lmp"), "-in", "in.emlp_water", "-var", "nequil", "5", "-var", "nsteps", "10"]
+    proc = run(([tool("mpirun"), "-np", str(nprocs)] if nprocs > 1 else []) + cmd, work, timeout=600)
+    assert "f_relax[1]" in proc.stdout and "Total wall time" in proc.stdout
+    dipole = read_ave_time(work / "dipole.dat")
+    assert dipole.shape == (11, 4)
+    # 8 molecules of ~2.5 D (0.52 e*angstrom) each, oriented at random: a cell dipole of a few e*angstrom,
+    # changing smoothly from step to step
+    assert np.all(np.linalg.norm(dipole[:, 1:], axis=1) < 8 * 0.6)
+    assert np.abs(np.diff(dipole[:, 1:], axis=0)).max() < 0.05
+    run(
+        [
+            tool("tensorml"),
+            "spectrum",
+            "ir",
+            "--dipole",
+            "dipole.dat",
+            "--lammps-log",
+            "log.lammps",
+            "--temperature",
+            "300",
+            "-o",
+            "ir.dat",
+        ],
+        work,
+    )
+    assert (work / "ir.dat").is_file()

@@ -13,7 +13,8 @@ import pytest
 from ase.build import molecule
 
 from engines import THREE_WATERS_CELL, read_dump, run_lammps
-from lammps_emlp_helpers import relax_in_python, thermo_rows, water_cell, write_particles
+from lammps_emlp_helpers import relax_in_python, thermo_rows, water_cell
+from tensorml.emlp.lammps_data import particle_charges, write_particles
 from tensorml.emlp.contract_model import PAIR_Z
 from tensorml.emlp.export import export_contract, load_emlp_model
 from tensorml.emlp.lewis import lewis_pairs
@@ -71,7 +72,7 @@ def methanol(tmp_path, exported):
     pairs = lewis_pairs(mol.positions, mol.numbers)
     numbers = np.concatenate([mol.numbers, np.full(len(pairs), PAIR_Z)])
     positions = np.concatenate([mol.positions, pairs])
-    charges = {int(z): q for z, q in exported.metadata["explicit_electrons"]["particle_charges"].items()}
+    charges = particle_charges(exported.metadata)
     write_particles(tmp_path / "data.lmp", numbers, positions, charges, [(0, 30)] * 3, [6, 1, 8, 0])
     return numbers, positions
 
@@ -156,7 +157,7 @@ def test_periodic_cell_with_ewald(tmp_path, emlp_path, kspace_path, kind, ranks)
     # start a little away from the minimum: a few iterations, not the slow climb from the Lewis guess
     pairs = numbers == PAIR_Z
     start = ref_pos + np.where(pairs[:, None], np.random.default_rng(3).normal(0, 0.003, ref_pos.shape), 0)
-    charges = {int(z): q for z, q in model.metadata["explicit_electrons"]["particle_charges"].items()}
+    charges = particle_charges(model.metadata)
     script = PERIODIC.format(coulomb=COULOMB[kind].format(model=path, gamma=gamma))
     for n in ranks:
         work = tmp_path / f"np{n}"
@@ -176,7 +177,7 @@ def test_periodic_cell_with_ewald(tmp_path, emlp_path, kspace_path, kind, ranks)
 def test_gaussian_kspace_needs_its_gewald(tmp_path, kspace_path):
     numbers, positions = water_cell()
     model = ExportedModel.load(kspace_path)
-    charges = {int(z): q for z, q in model.metadata["explicit_electrons"]["particle_charges"].items()}
+    charges = particle_charges(model.metadata)
     write_particles(tmp_path / "data.lmp", numbers, positions, charges, [(0, L) for L in THREE_WATERS_CELL], [8, 1, 0])
     script = PERIODIC.format(coulomb=COULOMB["gaussian_kspace"].format(model=kspace_path, gamma=0.3))
     out = run_lammps(tmp_path, script, check=False).stdout
@@ -241,6 +242,9 @@ def test_x_with_a_tensor_model_and_a_net_charge_with_kspace(tmp_path, model_path
 
 
 def test_the_old_emlp_format_points_to_the_converter(tmp_path, exported):
+    from tensorml.emlp.export import export_emlp
+
     methanol(tmp_path, exported)
-    out = run_lammps(tmp_path, ERRORS.format(model=SHIPPED, elements="C H O X", extra=""), check=False).stdout
+    export_emlp(load_emlp_model(SHIPPED), tmp_path / "old.pt")
+    out = run_lammps(tmp_path, ERRORS.format(model="old.pt", elements="C H O X", extra=""), check=False).stdout
     assert "old format 'tensorml-emlp'" in out and "tensorml export" in out

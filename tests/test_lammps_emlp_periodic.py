@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from engines import THREE_WATERS_CELL, read_dump, run_lammps
-from lammps_emlp_helpers import relax_in_python, split_energy, thermo_rows, water_cell, write_particles
+from lammps_emlp_helpers import relax_in_python, split_energy, thermo_rows, water_cell
+from tensorml.emlp.lammps_data import particle_charges, write_particles
 from tensorml.emlp.contract_model import PAIR_Z
 from tensorml.emlp.export import export_contract, load_emlp_model
 from tensorml.runtime import ExportedModel, System
@@ -74,7 +75,7 @@ def setup_cell(work, model, tilt=None):
     # a rigid translation puts the first oxygen 0.12 angstrom inside the x and y faces, so that the
     # drift of VELOCITIES carries it and some of its electron pairs across them during the run
     relaxed = relaxed + np.array([0.12, 0.12, 0.0]) - relaxed[0] * np.array([1.0, 1.0, 0.0])
-    charges = {int(z): q for z, q in model.metadata["explicit_electrons"]["particle_charges"].items()}
+    charges = particle_charges(model.metadata)
     write_particles(work / "data.lmp", numbers, relaxed, charges, [(0, L) for L in THREE_WATERS_CELL], [8, 1, 0], tilt)
     return numbers, cell
 

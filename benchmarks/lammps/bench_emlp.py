@@ -24,11 +24,12 @@ from ase.build import molecule
 
 from tensorml.emlp.contract_model import PAIR_Z
 from tensorml.emlp.export import export_contract, load_emlp_model
+from tensorml.emlp.lammps_data import pair_coeff_elements, particle_charges, write_particles
 from tensorml.emlp.lewis import lewis_pairs
+from tensorml.structures import water_box
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-MASSES = {0: 1.0, 1: 1.008, 6: 12.011, 8: 15.999}
 
 SCRIPT = """
 units           metal
@@ -49,30 +50,13 @@ run             {steps}
 """
 
 
-def write_data(path, numbers, positions, charges, box, kinds):
-    lines = [f"bench\n\n{len(numbers)} atoms\n{len(kinds)} atom types\n"]
-    lines += [f"0 {box[k]} {a}lo {a}hi" for k, a in enumerate("xyz")]
-    lines += ["\nMasses\n"] + [f"{t + 1} {MASSES[z]}" for t, z in enumerate(kinds)] + ["\nAtoms # charge\n"]
-    lines += [
-        f"{k + 1} {kinds.index(z) + 1} {charges[z]} {x[0]:.10f} {x[1]:.10f} {x[2]:.10f}"
-        for k, (z, x) in enumerate(zip(numbers, positions))
-    ]
-    Path(path).write_text("\n".join(lines) + "\n")
-
-
-def water_box(n, seed=1):
-    """n water molecules on a cubic grid at 1 g/cm^3, randomly oriented: cores, numbers, edge (angstrom)."""
-    edge = (n * 18.015 / 0.6022) ** (1 / 3)
-    side = int(np.ceil(n ** (1 / 3)))
-    rng = np.random.default_rng(seed)
-    cores, numbers = [], []
-    for k in range(n):
-        w = molecule("H2O")
-        w.rotate(rng.uniform(0, 360), rng.normal(size=3), center="COM")
-        w.translate((np.array(np.unravel_index(k, (side,) * 3)) + 0.5) * edge / side - w.get_center_of_mass())
-        cores.append(w.positions)
-        numbers.append(w.numbers)
-    return np.concatenate(cores), np.concatenate(numbers), edge
+def water_cores(n):
+    """n = k^3 water molecules on a 3.1 angstrom lattice (1 g/cm^3), randomly oriented: cores, numbers, edge."""
+    side = round(n ** (1 / 3))
+    if side**3 != n:
+        raise SystemExit(f"--waters takes cubes (64, 512, 4096), not {n}")
+    water = water_box(side, spacing=3.1, seed=1)
+    return water.positions, water.numbers, float(water.cell[0, 0])
 
 
 def run(work, system, kind, ranks, steps, models):
@@ -81,20 +65,19 @@ def run(work, system, kind, ranks, steps, models):
         mol.translate([15.0, 15.0, 15.0])
         cores, numbers, box, kinds, boundary = mol.positions, mol.numbers, [30.0] * 3, [6, 1, 8, 0], "f f f"
     else:
-        cores, numbers, edge = water_box(int(system.split()[0]))
+        cores, numbers, edge = water_cores(int(system.split()[0]))
         box, kinds, boundary = [edge] * 3, [8, 1, 0], "p p p"
     pairs = lewis_pairs(cores, numbers)
     meta = models[kind]
-    charges = {int(z): q for z, q in meta["explicit_electrons"]["particle_charges"].items()}
-    write_data(
+    write_particles(
         work / "data.lmp",
         np.concatenate([numbers, np.full(len(pairs), PAIR_Z)]),
         np.concatenate([cores, pairs]),
-        charges,
-        box,
+        particle_charges(meta),
+        [(0, b) for b in box],
         kinds,
     )
-    elements = " ".join({0: "X", 1: "H", 6: "C", 8: "O"}[z] for z in kinds)
+    elements = pair_coeff_elements(kinds)
     model = work / f"{kind}.pt"
     if kind == "gaussian_kspace":
         gamma = meta["explicit_electrons"]["long_range"]["gaussian_gamma"]
@@ -138,10 +121,11 @@ def run(work, system, kind, ranks, steps, models):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--waters", type=int, nargs="*", default=[8], help="water box sizes (molecules)")
+    parser.add_argument("--waters", type=int, nargs="*", default=[64], help="water box sizes (molecules, cubes)")
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--no-methanol", action="store_true")
+    parser.add_argument("--kinds", nargs="+", default=["point_charges", "gaussian_kspace"], help="long-range forms")
     args = parser.parse_args(argv)
     emlp = load_emlp_model(ROOT / "models" / "emlp" / "model.pt")
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +135,7 @@ def main(argv=None):
             for kind in ("point_charges", "gaussian_kspace")
         }
         cases = [] if args.no_methanol else [("methanol", "point_charges")]
-        cases += [(f"{n} waters", kind) for n in args.waters for kind in ("point_charges", "gaussian_kspace")]
+        cases += [(f"{n} waters", kind) for n in args.waters for kind in args.kinds]
         print(
             "| system | particles | long range | ranks | ms/step | model evaluations/step | first step "
             "| drift (meV) | max jump (meV) |"

@@ -36,7 +36,8 @@ def run(args) -> int:
     from ..models import build_model, load_checkpoint
 
     if args.model != "reference" and archive.is_model_file(args.model):
-        if archive.read_metadata(args.model).get("format") == "tensorml-emlp":
+        source = archive.read_metadata(args.model)
+        if source.get("format") == "tensorml-emlp" or "explicit_electrons" in source:
             from ..emlp.export import convert_to_contract
 
             meta = convert_to_contract(args.model, args.output, long_range=args.long_range)

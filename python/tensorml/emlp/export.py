@@ -6,14 +6,17 @@ The file is ``torch.jit.script(EMLPModel)`` saved with an extra file ``metadata.
 returns the energy; units are angstrom, eV, e and V/angstrom.  ``model_config`` rebuilds the
 Python model (:func:`load_emlp_model`), e.g. to continue training.
 
-This is not the format-1 contract of docs/model-contract.md (which reserves electron pairs
-for a later format): engines of that contract refuse it by its ``format`` key.
+Deprecated: ``tensorml train-emlp`` writes contract format 3 (:func:`export_contract`), which every
+engine reads; ``tensorml-emlp`` files are read for this release with a ``FutureWarning`` and
+converted by ``tensorml export OLD -o NEW`` (:func:`convert_to_contract`). :func:`export_emlp` stays
+only to write such files for the converter's tests. LAMMPS refuses them, naming the converter.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -91,6 +94,12 @@ def load_emlp(path):
         meta = dict(metadata(model, raw["dtype"]), contract_format_version=raw["format_version"])
         return model, meta
     meta = read_metadata(path)
+    warnings.warn(
+        f"{path} is in the old eMLP format {FORMAT!r}, read for this release only: convert it with "
+        f"'tensorml export {path} -o NEW.pt' (contract format 3, which LAMMPS reads too)",
+        FutureWarning,
+        stacklevel=2,
+    )
     module = torch.jit.load(str(path), map_location="cpu")
     return module, meta
 
@@ -139,6 +148,7 @@ def export_contract(model: EMLPModel, path, dtype: str = "float64", long_range: 
 
 
 def convert_to_contract(source, output, dtype: str | None = None, long_range: str = "point_charges") -> dict:
-    """``tensorml export OLD_EMLP.pt -o NEW.pt``: a ``tensorml-emlp`` file as a contract model."""
-    meta = read_metadata(source)
+    """``tensorml export EMLP.pt -o NEW.pt [--long-range KIND]``: a ``tensorml-emlp`` file as a contract
+    model, or a format-3 file in another long-range form."""
+    meta = archive.read_metadata(source)
     return export_contract(load_emlp_model(source), output, dtype or meta.get("dtype", "float64"), long_range)

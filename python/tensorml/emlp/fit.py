@@ -123,7 +123,7 @@ def run(cfg: dict, progress=print, evaluate_only: bool = False) -> dict:
     from .cost import CostWeights
     from .errors import error_tables
     from .errors import linear_reference
-    from .export import export_emlp, load_emlp_model
+    from .export import export_contract, load_emlp_model
     from .frames import frames_from_atoms
     from .model import EMLPModel, build_config
     from .train import train_emlp
@@ -186,7 +186,7 @@ def run(cfg: dict, progress=print, evaluate_only: bool = False) -> dict:
             log=log,
         )
         train_seconds = time.monotonic() - start
-        export_emlp(model, model_path, dtype="float64")
+        export_contract(model, model_path, dtype="float64")  # format 3: LAMMPS, i-PI and ASE read it
         progress(f"exported {model_path}")
     progress(f"evaluating on {len(test)} test frames")
     molecules = _polarizability_molecules(cfg["data"]["polarizabilities"]) if cfg["data"]["polarizabilities"] else None
