@@ -179,3 +179,29 @@ def test_whole_system_engines_read_the_contract_form(emlp, tmp_path):
     e_old = old.evaluate([system], ["energy"])[0]["energy"]
     e_new = new.evaluate([system], ["energy"])[0]["energy"]
     assert float(e_new) == pytest.approx(float(e_old), rel=1e-9, abs=1e-6)
+
+
+def test_schnet_skips_only_the_ghosts_no_local_energy_needs(emlp):
+    """A domain's graph (40 local particles of 300): the pruned layers give the local energies and every
+    force of the full graph; a domain of 20 gives different energies to particles 20-39 (it pruned
+    what they need), so the comparison can fail."""
+    torch.manual_seed(0)
+    # a 40 x 10 x 10 angstrom slab, particles ordered along x: the 40 "local" ones sit at one end
+    x = torch.rand(300, 3, dtype=torch.float64) * torch.tensor([40.0, 10.0, 10.0], dtype=torch.float64)
+    x = x[torch.argsort(x[:, 0])].requires_grad_(True)
+    species = torch.randint(0, 5, (300,))
+    r = (x[None] - x[:, None]).norm(dim=-1).detach()
+    i, j = torch.nonzero((r < 4.0) & (r > 0), as_tuple=True)
+    net = emlp.short_range
+
+    def local(n_local):
+        e = net.edge_energies(species, i, j, x[j] - x[i], n_local)[:40].sum()
+        return e, torch.autograd.grad(e, [x])[0]
+
+    (e_full, f_full), (e_pruned, f_pruned) = local(-1), local(40)
+    assert float(e_pruned) == pytest.approx(float(e_full), rel=1e-13)
+    torch.testing.assert_close(f_pruned, f_full, rtol=0, atol=1e-12)
+    masks = net.needed_receivers(i, j, 300, 40)
+    assert len(masks) == 3 and masks[0].sum() > masks[1].sum() > masks[2].sum() > 0
+    assert int(masks[0].sum()) < len(i)  # something is skipped
+    assert abs(float(local(20)[0]) - float(e_full)) > 1e-6

@@ -99,79 +99,46 @@ def test_lammps_spcfw_hybrid_example_under_mpi(tmp_path, model_path, nprocs):
     np.testing.assert_allclose(apt.sum(0), 0.0, atol=1e-8)
 
 
+def run_emlp_example(tmp_path, name, nprocs, make_args, variables):
+    """An explicit-electron example as its README says: make_data.py, then lmp on nprocs ranks; the dipole file."""
+    work = tmp_path / name
+    shutil.copytree(EXAMPLES / "lammps" / name, work)
+    run(
+        [sys.executable, "make_data.py", *make_args, "--emlp", str(EXAMPLES.parent / "models" / "emlp" / "model.pt")],
+        work,
+    )
+    cmd = [tool("lmp"), "-in", f"in.{name}"] + [a for k, v in variables.items() for a in ("-var", k, str(v))]
+    proc = run(([tool("mpirun"), "-np", str(nprocs)] if nprocs > 1 else []) + cmd, work, timeout=600)
+    assert "f_relax[1]" in proc.stdout and "Total wall time" in proc.stdout
+    return work, read_ave_time(work / "dipole.dat")
+
+
+def ir_from_dipole(work):
+    """tensorml spectrum ir on the example's dipole file and log, as the README says."""
+    cmd = ["spectrum", "ir", "--dipole", "dipole.dat", "--lammps-log", "log.lammps", "--temperature", "300"]
+    run([tool("tensorml"), *cmd, "-o", "ir.dat"], work)
+    assert (work / "ir.dat").is_file()
+
+
 @pytest.mark.lammps
 @pytest.mark.parametrize("nprocs", [1, pytest.param(2, marks=pytest.mark.mpi)])
 def test_lammps_emlp_methanol_example(tmp_path, nprocs):
     """The explicit-electron example as its README says: make the data, run, turn the dipole into an IR file."""
-    work = tmp_path / "emlp_methanol"
-    shutil.copytree(EXAMPLES / "lammps" / "emlp_methanol", work)
-    run([sys.executable, "make_data.py", "--emlp", str(EXAMPLES.parent / "models" / "emlp" / "model.pt")], work)
-    cmd = [tool("lmp"), "-in", "in.emlp_methanol", "-var", "nsteps", "20"]
-    proc = run(([tool("mpirun"), "-np", str(nprocs)] if nprocs > 1 else []) + cmd, work)
-    assert "f_relax[1]" in proc.stdout and "Total wall time" in proc.stdout
-    dipole = read_ave_time(work / "dipole.dat")
+    work, dipole = run_emlp_example(tmp_path, "emlp_methanol", nprocs, [], {"nsteps": 20})
     assert dipole.shape == (21, 4)
     # methanol: 1.43 D from this eMLP (models/emlp/report.md), 1.7 D measured; 1 D = 0.2082 e*angstrom
     assert np.all((np.linalg.norm(dipole[:, 1:], axis=1) > 0.2) & (np.linalg.norm(dipole[:, 1:], axis=1) < 0.45))
-    run(
-        [
-            tool("tensorml"),
-            "spectrum",
-            "ir",
-            "--dipole",
-            "dipole.dat",
-            "--lammps-log",
-            "log.lammps",
-            "--temperature",
-            "300",
-            "-o",
-            "ir.dat",
-        ],
-        work,
-    )
-    assert (work / "ir.dat").is_file()
+    ir_from_dipole(work)
 
 
 @pytest.mark.lammps
 @pytest.mark.parametrize("nprocs", [1, pytest.param(2, marks=pytest.mark.mpi)])
 def test_lammps_emlp_water_example(tmp_path, nprocs):
     """The liquid-water eMLP example as its README says, on a 2^3-molecule box so that it takes seconds."""
-    work = tmp_path / "emlp_water"
-    shutil.copytree(EXAMPLES / "lammps" / "emlp_water", work)
-    run(
-        [
-            sys.executable,
-            "make_data.py",
-            "--side",
-            "2",
-            "--emlp",
-            str(EXAMPLES.parent / "models" / "emlp" / "model.pt"),
-        ],
-        work,
-    )
-    cmd = [tool("lmp"), "-in", "in.emlp_water", "-var", "nequil", "5", "-var", "nsteps", "10"]
-    proc = run(([tool("mpirun"), "-np", str(nprocs)] if nprocs > 1 else []) + cmd, work, timeout=600)
-    assert "f_relax[1]" in proc.stdout and "Total wall time" in proc.stdout
-    dipole = read_ave_time(work / "dipole.dat")
+    work, dipole = run_emlp_example(tmp_path, "emlp_water", nprocs, ["--side", "2"], {"nequil": 5, "nsteps": 10})
     assert dipole.shape == (11, 4)
     # 8 molecules of ~2.5 D (0.52 e*angstrom) each, oriented at random: a cell dipole of a few e*angstrom,
     # changing smoothly from step to step
     assert np.all(np.linalg.norm(dipole[:, 1:], axis=1) < 8 * 0.6)
     assert np.abs(np.diff(dipole[:, 1:], axis=0)).max() < 0.05
-    run(
-        [
-            tool("tensorml"),
-            "spectrum",
-            "ir",
-            "--dipole",
-            "dipole.dat",
-            "--lammps-log",
-            "log.lammps",
-            "--temperature",
-            "300",
-            "-o",
-            "ir.dat",
-        ],
-        work,
-    )
-    assert (work / "ir.dat").is_file()
+    ir_from_dipole(work)

@@ -108,7 +108,9 @@ class EdgeEnergies:
                 )
             reference = m.reference_table[t.numbers].to(dtype).sum()
             long_range.append(electrostatic + field_energy(positions, charges, t.efield) + reference)
-        eps = m.short_range.edge_energies(torch.cat(species), torch.cat(heads), torch.cat(tails), torch.cat(vectors))
+        eps = m.short_range.edge_energies(
+            torch.cat(species), torch.cat(heads), torch.cat(tails), torch.cat(vectors), -1
+        )
         short = torch.zeros(len(items), dtype=eps.dtype, device=eps.device).index_add(0, torch.cat(owner), eps)
         return short + torch.stack(long_range)
 

@@ -25,6 +25,9 @@ charge -2 e) in one list. Every per-particle quantity is a contribution of the p
 (local) atom: energies eps_i + half of each correction pair + self + field + reference, dipoles
 q_i r_i (unwrapped positions), charges q_i. The contract wrapper turns them into the energy, the
 forces on every particle (on pairs: minus the relaxation gradient), the virial and the dipole.
+Energies are computed for the graph's local particles only (``n_local``; the contract sums no other):
+on a domain of a parallel engine, SchNet's layers skip the ghosts no local energy depends on
+(:meth:`SchNet.needed_receivers`), and the correction runs over local receivers.
 Units: angstrom, eV, e, V/angstrom.
 """
 
@@ -128,14 +131,18 @@ class ExplicitElectronModel(PerAtomModel):
             out["dipole"] = q.unsqueeze(1) * positions
         if "energy" in requested:
             r2 = (vectors * vectors).sum(-1)
+            n_local = int(graph["n_local"].item())
             near = r2 < self.schnet_cutoff * self.schnet_cutoff
-            eps = self.short_range.edge_energies(species, i[near], j[near], vectors[near])
-            r = torch.sqrt(torch.clamp(r2, min=1e-20))
+            # only the local particles' energies count (the engine sums them): SchNet updates what they need
+            eps = self.short_range.edge_energies(species, i[near], j[near], vectors[near], n_local)
             correction = torch.zeros_like(q)
             if self.corrected:
                 # directed edges: each unordered pair twice, half each; -erfc(gamma r)/r = (erf - 1)/r
-                pair = 0.5 * self.k_e * q[i] * q[j] * (-torch.special.erfc(self.gamma * r) / r)
-                correction = correction.index_add(0, i, pair)
+                own = i < n_local
+                io, jo = i[own], j[own]
+                r = torch.sqrt(torch.clamp(r2[own], min=1e-20))
+                pair = 0.5 * self.k_e * q[io] * q[jo] * (-torch.special.erfc(self.gamma * r) / r)
+                correction = correction.index_add(0, io, pair)
             self_energy = self.k_e * self.gamma / math.sqrt(math.pi) * q * q
             field = -(q.unsqueeze(1) * positions * graph["efield"]).sum(1)
             reference = self.reference_table[species].to(positions.dtype)

@@ -113,24 +113,56 @@ class SchNet(nn.Module):
     ) -> torch.Tensor:
         """eps_i of eq. 23 (eV) for every particle; ``species`` [P] int64 (0 = pair)."""
         i, j, vectors = neighbor_pairs(positions, cell, periodic, self.cutoff)
-        return self.edge_energies(species, i, j, vectors)
+        return self.edge_energies(species, i, j, vectors, -1)
 
     @torch.jit.export
     def edge_energies(
-        self, species: torch.Tensor, i: torch.Tensor, j: torch.Tensor, vectors: torch.Tensor
+        self, species: torch.Tensor, i: torch.Tensor, j: torch.Tensor, vectors: torch.Tensor, n_local: int = -1
     ) -> torch.Tensor:
-        """eps_i of eq. 23 (eV) from a given neighbour list: directed edges i -> j with vectors
-        r_ij = x_j - x_i (+ a lattice translation), angstrom.  Edges beyond the cutoff add exactly
-        zero (eq. 16), so a list built with a skin gives the same energy."""
+        """eps_i of eq. 23 (eV) from a given neighbour list: directed edges i -> j (i receives from j)
+        with vectors r_ij = x_j - x_i (+ a lattice translation), angstrom.  Edges beyond the cutoff add
+        exactly zero (eq. 16), so a list built with a skin gives the same energy.
+
+        ``n_local`` >= 0 (a domain of a parallel engine: particles 0..n_local-1 are its own, the rest
+        ghosts): only eps of the first n_local particles is exact; each layer updates only the
+        particles the remaining layers still need (:meth:`needed_receivers`), which gives those eps
+        unchanged at a fraction of the cost when the ghost shell is large."""
+        keep = self.needed_receivers(i, j, species.shape[0], n_local)
+        if len(keep) > 0:
+            i, j, vectors = i[keep[0]], j[keep[0]], vectors[keep[0]]
+            keep = [k[keep[0]] for k in keep]
         r2 = (vectors * vectors).sum(-1)
         r = torch.sqrt(torch.clamp(r2, min=1e-20))
         basis = torch.exp(-((r.unsqueeze(1) - self.centers) ** 2) / (2.0 * self.sigma * self.sigma))
         fcut = cosine_cutoff(r, self.cutoff, self.cutoff_width)
         h = self.embedding(species)
-        for block in self.interactions:
-            h = block(h, basis, fcut, i, j, self.norm)
+        for t, block in enumerate(self.interactions):
+            if len(keep) > 0:
+                e = keep[t]
+                h = block(h, basis[e], fcut[e], i[e], j[e], self.norm)
+            else:
+                h = block(h, basis, fcut, i, j, self.norm)
         h = shifted_softplus(self.out_2(shifted_softplus(self.out_1(h))))
         return self.out_3(h).squeeze(1)
+
+    def needed_receivers(self, i: torch.Tensor, j: torch.Tensor, n: int, n_local: int) -> List[torch.Tensor]:
+        """Edge masks, one per interaction t = 0..T-1: the edges whose receiver's features after layer t
+        still matter for the energies of particles 0..n_local-1, i.e. receivers within T-1-t edges of
+        them (followed from receiver to sender, so one-sided neighbour lists of a ghost shell work).
+        Empty when every particle is local (whole systems: nothing to drop)."""
+        masks: List[torch.Tensor] = []
+        if n_local < 0 or n_local >= n:
+            return masks
+        reach = torch.arange(n, device=i.device) < n_local
+        depth = [reach]
+        for _ in range(len(self.interactions) - 1):
+            grown = reach.clone()
+            grown[j[reach[i]]] = True
+            reach = grown
+            depth.append(reach)
+        for t in range(len(self.interactions)):
+            masks.append(depth[len(self.interactions) - 1 - t][i])
+        return masks
 
     def forward(
         self, positions: torch.Tensor, species: torch.Tensor, cell: torch.Tensor, periodic: bool
