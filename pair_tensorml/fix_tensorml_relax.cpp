@@ -63,7 +63,7 @@ FixTensorMLRelax::FixTensorMLRelax(LAMMPS *lmp, int narg, char **arg) : Fix(lmp,
                  "memory, alpha, predictor)",
                  key);
   }
-  if (order_ < 0 || order_ >= kHistory) error->all(FLERR, "fix tensorml/relax: predictor must be 0, 1 or 2");
+  if (order_ < 0 || order_ >= kHistory) error->all(FLERR, "fix tensorml/relax: predictor must be 0, 1, 2 or 3");
   if (memory_ < 1) error->all(FLERR, "fix tensorml/relax: memory must be at least 1");
   restart_global = 1;     // the step and depth of the history
   restart_peratom = 1;    // the history itself, per pair
@@ -292,7 +292,8 @@ void FixTensorMLRelax::predict()
   // the same step again (a new run, a restart): start from its own relaxed positions
   const int order = last_step_ == update->ntimestep ? std::min(0, stored_ - 1) : std::min(order_, stored_ - 1);
   if (order < 0) return;
-  static const double coef[3][3] = {{1, 0, 0}, {2, -1, 0}, {3, -3, 1}};    // polynomial extrapolation
+  // polynomial extrapolation of order 0-3 from the newest kHistory relaxed positions
+  static const double coef[4][4] = {{1, 0, 0, 0}, {2, -1, 0, 0}, {3, -3, 1, 0}, {4, -6, 4, -1}};
   double **x = atom->x;
   for (int i : local_pairs()) {
     double xu[3];

@@ -15,8 +15,9 @@
      max_iterations N   the run stops beyond N iterations in one step
      collapse D         two pairs closer than D stop the run
      escape D           a pair farther than D from every core stops the run
-     memory M           L-BFGS history (default 10); alpha A: its first curvature (energy/distance^2, default 50 eV/A^2)
-     predictor K        0, 1 or 2: order of the extrapolation from the last K+1 steps (default 2)
+     memory M           L-BFGS history (default 100: kept across steps, it learns the pair Hessian); alpha A:
+                        its first curvature (energy/distance^2, default 50 eV/A^2)
+     predictor K        0-3: order of the extrapolation from the last K+1 steps (default 2)
    global vector (thermo f_ID[k]): [1] relaxation iterations of the step, [2] model evaluations of
    the step (iterations + the step's own force call), [3] largest pair force after relaxation,
    [4] largest pair force of the predicted start, [5] mean model evaluations per step of this run.
@@ -62,11 +63,11 @@ class FixTensorMLRelax : public Fix {
   int size_restart(int) override;              // the same for every atom
 
  private:
-  static constexpr int kHistory = 3;    // relaxed positions remembered per pair (newest first)
+  static constexpr int kHistory = 4;    // relaxed positions remembered per pair (newest first)
   class PairTensorML *pair_ = nullptr;
   double fmax_ = -1.0, max_step_ = -1.0, collapse_ = -1.0, escape_ = -1.0;    // <0: from the metadata
   double alpha_ = -1.0;                                                       // <0: 50 eV/A^2 in LAMMPS units
-  int max_iterations_ = -1, memory_ = 10, order_ = 2;
+  int max_iterations_ = -1, memory_ = 100, order_ = 2;
   double **history_ = nullptr;    // [nmax][3 * kHistory] unwrapped relaxed positions
   int stored_ = 0;                // steps in the history (the same for every pair)
   bigint last_step_ = -1;         // step of the newest history entry

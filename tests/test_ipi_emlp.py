@@ -82,6 +82,8 @@ def test_driver_relaxes_every_bead_and_sends_pairs_in_atomic_units(tmp_path, eml
     driver = TensorMLDriver(template=str(tmp_path / "init.extxyz"), model=str(emlp_file), device="cpu")
     driver.model.fmax = 1e-6
     assert driver.extras_keys == ["dipole", "electron_pairs", "relax_iterations", "max_pair_force"]
+    # both file formats get the driver's eMLP options: one warm start per bead for up to 256 beads
+    assert driver.model.memory._items.maxlen == 256
     positions = beads(methane, 3, seed=1)
     cell = [np.zeros((3, 3))] * 3
     replies = driver.compute(cell, [p / BOHR for p in positions])

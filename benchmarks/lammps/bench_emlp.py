@@ -4,10 +4,11 @@ Systems: one methanol molecule (coul/cut, non-periodic) and periodic water boxes
 1 g/cm^3 (both long-range forms: point charges with coul/long + ewald, and gaussian_kspace with
 ewald at gewald = gamma). NVE of the cores at 300 K, time step 0.5 fs, the model's fmax (1e-3
 eV/angstrom). Reported: wall time per step, model evaluations per step (relaxation iterations + the
-step's force call, mean over the steps after the first), the drift of the total energy and the
+step's force call, mean over the steps after the first), wall time per evaluation and the part of it
+one kspace call takes (measured alone on the same particles), the drift of the total energy and the
 largest total-energy jump between printed steps.
 
-    .venv/bin/python benchmarks/lammps/bench_emlp.py --waters 8 --ranks 1 2 --steps 40
+    .venv/bin/python benchmarks/lammps/bench_emlp.py --waters 64 --ranks 1 2 --steps 20 --kinds gaussian_kspace
 """
 
 from __future__ import annotations
@@ -50,6 +51,27 @@ run             {steps}
 """
 
 
+KSPACE_ONLY = """
+units           metal
+atom_style      charge
+boundary        p p p
+read_data       data.lmp
+pair_style      coul/long 4.0
+pair_coeff      * *
+{kspace}
+run             {calls}
+"""
+
+
+def kspace_ms(work, kspace, ranks, calls=20):
+    """Wall time (ms) of one kspace force call on the same particles: the kspace part of a model evaluation."""
+    (work / "in.kspace").write_text(KSPACE_ONLY.format(kspace=kspace, calls=calls))
+    cmd = ([str(BIN / "mpirun"), "-np", str(ranks)] if ranks > 1 else []) + [str(BIN / "lmp"), "-in", "in.kspace"]
+    out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("Kspace"))
+    return 1e3 * float(line.split("|")[2]) / calls  # the average over ranks
+
+
 def water_cores(n):
     """n = k^3 water molecules on a 3.1 angstrom lattice (1 g/cm^3), randomly oriented: cores, numbers, edge."""
     side = round(n ** (1 / 3))
@@ -79,12 +101,11 @@ def run(work, system, kind, ranks, steps, models):
     )
     elements = pair_coeff_elements(kinds)
     model = work / f"{kind}.pt"
+    kspace = "kspace_style ewald 1e-6"
     if kind == "gaussian_kspace":
         gamma = meta["explicit_electrons"]["long_range"]["gaussian_gamma"]
-        coulomb = (
-            f"pair_style tensorml {model}\npair_coeff * * {elements}\n"
-            f"kspace_style ewald 1e-6\nkspace_modify gewald {gamma}"
-        )
+        kspace += f"\nkspace_modify gewald {gamma}"
+        coulomb = f"pair_style tensorml {model}\npair_coeff * * {elements}\n{kspace}"
     elif boundary == "f f f":
         coulomb = (
             f"pair_style hybrid/overlay tensorml {model} coul/cut 29.0\n"
@@ -111,6 +132,7 @@ def run(work, system, kind, ranks, steps, models):
         "kind": kind,
         "ranks": ranks,
         "ms_per_step": 1e3 * loop / steps,
+        "kspace_ms": kspace_ms(work, kspace, ranks) if boundary == "p p p" else 0.0,
         "evaluations": rows[1:, 2].mean(),
         "first_step_evaluations": rows[0, 2],
         "drift_meV": 1e3 * (rows[-1, 1] - rows[0, 1]),
@@ -137,16 +159,17 @@ def main(argv=None):
         cases = [] if args.no_methanol else [("methanol", "point_charges")]
         cases += [(f"{n} waters", kind) for n in args.waters for kind in args.kinds]
         print(
-            "| system | particles | long range | ranks | ms/step | model evaluations/step | first step "
-            "| drift (meV) | max jump (meV) |"
+            "| system | particles | long range | ranks | ms/step | model evaluations/step | ms/evaluation "
+            "| of which kspace | first step | drift (meV) | max jump (meV) |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for system, kind in cases:
             for ranks in args.ranks:
                 r = run(work, system, kind, ranks, args.steps, models)
                 print(
                     f"| {r['system']} | {r['particles']} | {r['kind']} | {r['ranks']} | {r['ms_per_step']:.1f} | "
-                    f"{r['evaluations']:.2f} | {r['first_step_evaluations']:.0f} | {r['drift_meV']:.2f} | "
+                    f"{r['evaluations']:.2f} | {r['ms_per_step'] / (r['evaluations'] + 1e-300):.0f} | "
+                    f"{r['kspace_ms']:.1f} | {r['first_step_evaluations']:.0f} | {r['drift_meV']:.2f} | "
                     f"{r['max_jump_meV']:.2f} |",
                     flush=True,
                 )

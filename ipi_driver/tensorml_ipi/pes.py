@@ -208,8 +208,7 @@ class TensorMLDriver(Dummy_driver):
         from ase.io import read
 
         from tensorml import units as U
-        from tensorml.emlp.export import FORMAT as EMLP_FORMAT
-        from tensorml.runtime import load_model, read_file_metadata
+        from tensorml.runtime import has_explicit_electrons, load_model, read_file_metadata
 
         if self.threads > 0:
             import torch
@@ -219,7 +218,7 @@ class TensorMLDriver(Dummy_driver):
             raise FileNotFoundError(f"template structure not found: {self.template}")
         atoms = read(self.template)
         options = {}
-        if read_file_metadata(self.model_path).get("format") == EMLP_FORMAT:
+        if has_explicit_electrons(read_file_metadata(self.model_path)):
             # total charge for the Lewis guess of the first structure; one stored electron
             # configuration per bead (and then some) for the warm starts
             # (the relaxation runs on the model's device, batched over the beads of a call)

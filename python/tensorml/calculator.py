@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from ase.stress import full_3x3_to_voigt_6_stress
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 from . import units as U
@@ -81,8 +82,7 @@ class TensorMLCalculator(Calculator):
                 continue
             value = conv(output)
             if prop == "stress":
-                stress = -value / self.atoms.get_volume()
-                value = np.array([stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2], stress[0, 1]])
+                value = full_3x3_to_voigt_6_stress(-value / self.atoms.get_volume())
             elif prop in ("energy", "free_energy"):
                 value = float(value)
             self.results[prop] = value

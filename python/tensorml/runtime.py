@@ -205,16 +205,22 @@ def read_file_metadata(path: str | Path) -> dict[str, Any]:
         raise contract.MetadataError(f"{path}: not a readable TorchScript archive") from None
 
 
+def has_explicit_electrons(metadata: dict) -> bool:
+    """Whether a model file's metadata is an eMLP's (contract format 3 or the deprecated ``tensorml-emlp``):
+    the one test every engine uses to pick the eMLP engine, which relaxes the electron pairs."""
+    from .emlp.export import FORMAT as EMLP_FORMAT
+
+    return metadata.get("format") == EMLP_FORMAT or "explicit_electrons" in metadata
+
+
 def load_model(path: str | Path, device: str = "cpu", **options):
     """Load any tensorml model file for whole-system evaluation, by the ``format`` of its metadata:
     a contract model (:class:`ExportedModel`) or an explicit-electron model
     (:class:`tensorml.emlp.engine.EMLPEngine`, which relaxes its electron pairs every call;
     ``options`` go to it).  Both give ``outputs``, ``units``, ``metadata['outputs']``,
     ``check_species`` and ``evaluate(systems, requested)``."""
-    from .emlp.export import FORMAT as EMLP_FORMAT
-
     metadata = read_file_metadata(path)
-    if metadata.get("format") == EMLP_FORMAT or "explicit_electrons" in metadata:
+    if has_explicit_electrons(metadata):
         # both eMLP formats: the pairs are relaxed by the eMLP engine (a contract file's eMLP is rebuilt
         # from its weights, with the Gaussian electrostatics the split reproduces)
         from .emlp.engine import EMLPEngine

@@ -33,11 +33,12 @@ def run(args) -> int:
 
     from .. import archive
     from ..export import export_model
+    from ..runtime import has_explicit_electrons
     from ..models import build_model, load_checkpoint
 
     if args.model != "reference" and archive.is_model_file(args.model):
         source = archive.read_metadata(args.model)
-        if source.get("format") == "tensorml-emlp" or "explicit_electrons" in source:
+        if has_explicit_electrons(source):
             from ..emlp.export import convert_to_contract
 
             meta = convert_to_contract(args.model, args.output, long_range=args.long_range)

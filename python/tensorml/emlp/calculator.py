@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from ase.stress import full_3x3_to_voigt_6_stress
 from ase.calculators.calculator import Calculator, all_changes
 
 from .engine import EMLPEngine
@@ -78,5 +79,4 @@ class EMLPCalculator(Calculator):
         self.results["relax_iterations"] = result.iterations
         self.results["max_pair_force"] = result.max_pair_force
         if periodic:
-            s = result.stress
-            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+            self.results["stress"] = full_3x3_to_voigt_6_stress(result.stress)

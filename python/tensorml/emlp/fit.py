@@ -30,7 +30,6 @@ stability (:mod:`tensorml.emlp.stability`) of the listed molecules.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from pathlib import Path
@@ -56,18 +55,13 @@ DEFAULTS = {
 }
 
 
-def _merge(base: dict, extra: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in (extra or {}).items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def load_config(path, overrides: dict | None = None) -> dict:
     import yaml
 
     path = Path(path)
-    cfg = _merge(_merge(DEFAULTS, yaml.safe_load(path.read_text()) or {}), overrides or {})
+    from ..train.config import merge_config
+
+    cfg = merge_config(merge_config(DEFAULTS, yaml.safe_load(path.read_text()) or {}), overrides or {})
     unknown = set(cfg) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"{path}: unknown section(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")

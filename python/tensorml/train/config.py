@@ -90,20 +90,30 @@ DEFAULT_WEIGHTS = {
 }
 
 
-def _merge(base: dict, update: dict, path: str = "") -> dict:
+def merge_config(base: dict, update: dict, strict=(), opaque=(), path: str = "") -> dict:
+    """``update`` merged into a copy of ``base``, section by section (the config loaders of
+    ``tensorml train`` and ``tensorml train-emlp``). Keys missing from ``base`` are an error inside the
+    sections named in ``strict`` ("" = the top level, "data." = the data section, ...); sections named
+    in ``opaque`` are replaced whole, not merged."""
     out = copy.deepcopy(base)
     for key, value in (update or {}).items():
-        if key not in base and path in ("", "data.", "loss.", "training.", "output."):
+        if key not in base and path in strict:
             raise ValueError(f"unknown configuration key {path}{key!r}")
-        if (
-            isinstance(value, dict)
-            and isinstance(base.get(key), dict)
-            and key not in ("model", "heads", "backbone", "weights", "scheduler")
-        ):
-            out[key] = _merge(base[key], value, f"{path}{key}.")
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key not in opaque:
+            out[key] = merge_config(base[key], value, strict, opaque, f"{path}{key}.")
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _merge(base: dict, update: dict) -> dict:
+    """tensorml train: strict top level and data/loss/training/output; model, heads, ... replaced whole."""
+    return merge_config(
+        base,
+        update,
+        strict=("", "data.", "loss.", "training.", "output."),
+        opaque=("model", "heads", "backbone", "weights", "scheduler"),
+    )
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict[str, Any]:
