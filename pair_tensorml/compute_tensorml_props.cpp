@@ -126,6 +126,12 @@ void ComputeTensorMLProps::init()
   };
   if (!available(pair_->global_props, global_) || !available(pair_->peratom_props, peratom_))
     error->all(FLERR, "compute tensorml/props {}: the pair style's model changed since the compute was defined", id);
+  // the global properties this compute reports, evaluated with the energy on tally steps (a group
+  // sum formed from a per-atom output is asked for when the compute runs)
+  std::vector<std::string> reported;
+  for (size_t k = 0; k < global_.size(); ++k)
+    if (grouped_[k].empty()) reported.push_back(global_[k]);
+  pair_->report_on_tally_steps(reported);
 }
 
 void ComputeTensorMLProps::refresh(const std::vector<std::string> &names)

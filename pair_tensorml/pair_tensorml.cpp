@@ -232,6 +232,7 @@ void PairTensorML::coeff(int narg, char **arg)
 
 void PairTensorML::init_style()
 {
+  ride_along_.clear();    // the computes register again in their init, which follows
   if (atom->tag_enable == 0) error->all(FLERR, "pair_style tensorml requires atom IDs");
   if (strcmp(update->unit_style, "lj") == 0)
     error->all(FLERR, "pair_style tensorml cannot run in 'units lj': the model has physical units ({}, {}, {})",
@@ -338,12 +339,13 @@ void PairTensorML::compute(int eflag, int vflag)
     if (vflag_global || relax_virial_) requested.push_back("virial");
     if (eflag_atom && model_->provides("atomic_energies")) requested.push_back("atomic_energies");
   }
-  // position-only global properties ride along with the energy: LAMMPS tallies it on the
-  // steps where a compute with peflag (tensorml/props, pe, thermo) needs it
-  // (inside fix tensorml/relax's loop, on such steps too, so that the step's own call can reuse the last)
+  // the position-only global properties some compute reports ride along with the energy: LAMMPS
+  // tallies it on the steps where a compute with peflag (tensorml/props, pe, thermo) needs it
+  // (inside fix tensorml/relax's loop, on such steps too, so that the step's own call can reuse the
+  // last); not in a minimisation, whose every iteration tallies: a compute invoked there asks itself
   const bool tally_step = eflag_global || (relaxing_ && update->eflag_global == update->ntimestep);
-  if (tally_step)
-    for (const auto &p : global_props)
+  if (tally_step && update->whichflag != 2)
+    for (const auto &p : ride_along_)
       if (!needs_velocities(p)) requested.push_back(p);
   if (!requested.empty()) evaluate(requested);
 }
@@ -353,6 +355,12 @@ void PairTensorML::relaxing(bool on, bool with_virial)
   relaxing_ = on;
   relax_virial_ = on && with_virial;
   if (on) reuse_ = false;
+}
+
+void PairTensorML::report_on_tally_steps(const std::vector<std::string> &names)
+{
+  for (const auto &name : names)
+    if (std::find(ride_along_.begin(), ride_along_.end(), name) == ride_along_.end()) ride_along_.push_back(name);
 }
 
 bool PairTensorML::needs_velocities(const std::string &name) const

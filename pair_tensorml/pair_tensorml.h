@@ -76,11 +76,15 @@ class PairTensorML : public Pair {
   bool current(const std::string &name) const;
   // Evaluate these properties for the current positions and velocities, now (during runs only).
   void evaluate_now(const std::vector<std::string> &names);
+  // A compute reports these global properties: they ride along with the energy on tally steps
+  // (computes register in their init; cleared in init_style). Unregistered ones are never computed.
+  void report_on_tally_steps(const std::vector<std::string> &names);
 
  protected:
   std::unique_ptr<TensorML::Model> model_;
   std::string model_path_, device_, dtype_;
   int properties_only_ = 0;
+  std::vector<std::string> ride_along_;      // global properties some compute reports (see report_on_tally_steps)
   double efield_[3] = {0.0, 0.0, 0.0};       // LAMMPS fix efield units
   std::vector<int> type_z_;                  // atomic number per LAMMPS type, -1 = NULL
   TensorML::UnitScale units_;                // model units -> LAMMPS units of this run

@@ -78,3 +78,31 @@ def test_response_command_prints_properties_with_units(model_file, tmp_path, cap
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "IR modes" in out and "km/mol" in out and "core relaxation" in out
+
+
+def test_the_one_calculator_runs_an_emlp_file_like_the_emlp_calculator():
+    """TensorMLCalculator picks the engine by the file: the shipped eMLP gives EMLPCalculator's numbers."""
+    from pathlib import Path
+
+    from tensorml.calculator import TensorMLCalculator
+
+    shipped = Path(__file__).parents[1] / "models" / "emlp" / "model.pt"
+    mol = molecule("CH3OH")
+    results = []
+    for calc in (TensorMLCalculator(shipped, options={"fmax": 1e-6}), EMLPCalculator(shipped, fmax=1e-6)):
+        atoms = mol.copy()
+        atoms.calc = calc
+        results.append(
+            (
+                atoms.get_potential_energy(),
+                atoms.get_forces(),
+                atoms.get_dipole_moment(),
+                atoms.calc.get_property("electron_pairs", atoms),
+            )
+        )
+    (e1, f1, d1, p1), (e2, f2, d2, p2) = results
+    assert e1 == pytest.approx(e2, abs=1e-8)
+    np.testing.assert_allclose(f1, f2, atol=1e-5)
+    np.testing.assert_allclose(d1, d2, atol=1e-5)
+    assert p1.shape == (7, 3)
+    np.testing.assert_allclose(p1, p2, atol=1e-4)

@@ -6,6 +6,7 @@ boundaries) must reproduce the Python evaluation of the same frames to 1e-8 (flo
 
 from __future__ import annotations
 
+from typing import Dict, List
 import json
 
 import numpy as np
@@ -442,3 +443,44 @@ def test_two_layer_model_needs_ghost_neighbours(tmp_path, box, nprocs, newton):
         assert_close(np.stack([frame[c] for c in APT_COLS], 1).reshape(-1, 3, 3), ref["apt"], "apt")
         assert_close(row[2:5], ref["dipole"], "dipole")
         assert_close(row[5:8], lammps_per_ps(ref["dmdt"]), "dmdt")
+
+
+def test_only_the_properties_a_compute_reports_are_evaluated(tmp_path, model_path, box):
+    """A model whose polarizability is NaN runs when the computes ask for the dipole only (an MD with a
+    thermo pe every step and a minimisation): the polarizability is never evaluated. Asked for, it stops
+    the run, naming it."""
+    import torch
+
+    from tensorml import archive
+
+    extra = {"metadata.json": ""}
+    inner = torch.jit.load(str(model_path), _extra_files=extra)
+
+    class NaNPolarizability(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, inputs: Dict[str, torch.Tensor], requested: List[str]) -> Dict[str, torch.Tensor]:
+            out = self.model(inputs, requested)
+            if "polarizability" in out:
+                out["polarizability"] = out["polarizability"] * float("nan")
+            return out
+
+    broken = tmp_path / "broken.pt"
+    archive.save_scripted(torch.jit.script(NaNPolarizability(inner)), broken, json.loads(extra["metadata.json"]))
+    dipole_only = BASE.format(model=broken).replace(
+        "compute         p all tensorml/props", "compute p all tensorml/props dipole"
+    )
+    md = dipole_only.replace(
+        "run             0",
+        "thermo 1\nthermo_style custom step pe c_p[1]\nvelocity all create 300 1\nfix nve all nve\nrun 5\nunfix nve\n"
+        "minimize 0 1e-8 5 50",
+    )
+    work = tmp_path / "ok"
+    work.mkdir()
+    write_data(box, work / "data.lmp")
+    proc = run_lammps(work, md)
+    assert "Minimization stats" in proc.stdout
+    out = error_of(tmp_path, BASE.format(model=broken), box)
+    assert "non-finite values" in out and "polarizability" in out, out[-2000:]

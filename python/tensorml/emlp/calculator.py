@@ -27,7 +27,16 @@ from .engine import EMLPEngine
 
 
 class EMLPCalculator(Calculator):
-    implemented_properties = ["energy", "free_energy", "forces", "stress", "dipole"]
+    implemented_properties = [
+        "energy",
+        "free_energy",
+        "forces",
+        "stress",
+        "dipole",
+        "electron_pairs",
+        "relax_iterations",
+        "max_pair_force",
+    ]
 
     def __init__(
         self,
