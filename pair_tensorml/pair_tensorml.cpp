@@ -23,6 +23,7 @@
 
 #include "pair_tensorml.h"
 
+#include "tensorml_allocator.h"
 #include "tensorml_model.h"
 
 #include "atom.h"
@@ -65,6 +66,7 @@ PairTensorML::PairTensorML(LAMMPS *lmp) : Pair(lmp), builder_(std::make_unique<T
   no_virial_fdotr_compute = 1;
   centroidstressflag = CENTROID_NOTAVAIL_FLAG;
   device_ = "auto";
+  allocator_ = TensorML::keep_freed_memory();
 }
 
 PairTensorML::~PairTensorML()
@@ -185,6 +187,7 @@ void PairTensorML::load_model()
     utils::logmesg(lmp, "pair tensorml: model {} ({}), species{}, cutoff {} {}, halo {}, dtype {}, device {}\n",
                    model_path_, model_->model_type, species, model_->cutoff, model_->unit_names[0], model_->halo,
                    model_->dtype_name, model_->device.str());
+    utils::logmesg(lmp, "pair tensorml: {}\n", allocator_);
   }
 }
 

@@ -84,6 +84,7 @@ class PairTensorML : public Pair {
   std::unique_ptr<TensorML::Model> model_;
   std::string model_path_, device_, dtype_;
   int properties_only_ = 0;
+  std::string allocator_;                    // what tensorml_allocator.h did, for the log
   std::vector<std::string> ride_along_;      // global properties some compute reports (see report_on_tally_steps)
   double efield_[3] = {0.0, 0.0, 0.0};       // LAMMPS fix efield units
   std::vector<int> type_z_;                  // atomic number per LAMMPS type, -1 = NULL

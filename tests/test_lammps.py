@@ -484,3 +484,17 @@ def test_only_the_properties_a_compute_reports_are_evaluated(tmp_path, model_pat
     assert "Minimization stats" in proc.stdout
     out = error_of(tmp_path, BASE.format(model=broken), box)
     assert "non-finite values" in out and "polarizability" in out, out[-2000:]
+
+
+def test_the_plugin_keeps_freed_memory_unless_the_user_chose(tmp_path, model_path, box, monkeypatch):
+    """tensorml_allocator.cpp: glibc keeps torch's freed buffers (no page faults per call), logged; a
+    MALLOC_*_ variable of the user's wins (tests/test_allocator.py measures the page faults)."""
+    for name, env in (("default", None), ("user", "65536")):
+        if env:
+            monkeypatch.setenv("MALLOC_MMAP_MAX_", env)
+        work = tmp_path / name
+        work.mkdir()
+        write_data(box, work / "data.lmp")
+        out = run_lammps(work, BASE.format(model=model_path)).stdout
+        expected = "glibc malloc left as set by MALLOC_MMAP_MAX_" if env else "glibc malloc keeps freed memory"
+        assert f"pair tensorml: {expected}" in out

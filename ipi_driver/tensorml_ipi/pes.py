@@ -214,6 +214,9 @@ class TensorMLDriver(Dummy_driver):
             import torch
 
             torch.set_num_threads(self.threads)
+        from tensorml.allocator import keep_freed_memory
+
+        keep_freed_memory()  # no page faults for torch's large buffers on every call (tensorml/allocator.py)
         if not os.path.isfile(self.template):
             raise FileNotFoundError(f"template structure not found: {self.template}")
         atoms = read(self.template)
