@@ -248,3 +248,25 @@ def test_the_old_emlp_format_points_to_the_converter(tmp_path, exported):
     export_emlp(load_emlp_model(SHIPPED), tmp_path / "old.pt")
     out = run_lammps(tmp_path, ERRORS.format(model="old.pt", elements="C H O X", extra=""), check=False).stdout
     assert "old format 'tensorml-emlp'" in out and "tensorml export" in out
+
+
+def test_minimize_relaxes_cores_and_pairs_together(tmp_path, emlp_path, exported):
+    """`minimize` moves cores and pairs as atoms (fix tensorml/relax idles in minimisations): its minimum
+    is the relaxed eMLP minimum, so the next run's relaxation has nothing left to do."""
+    methanol(tmp_path, exported)
+    script = MOLECULE.format(
+        newton="on",
+        model=emlp_path,
+        elements="C H O X",
+        pair_type=4,
+        fmax=1e-4,
+        steps=0,
+        md="min_style fire\nminimize 0 1e-4 3000 30000",
+    )
+    proc = run_lammps(tmp_path, script)
+    assert "Stopping criterion = force tolerance" in proc.stdout
+    row = thermo_rows(proc.stdout.split("Minimization stats")[1])[0]  # the run 0 after the minimisation
+    assert row[3] == 0 and row[6] < 1e-4  # no iteration: the pairs' largest force is already below fmax
+    frame = read_dump(tmp_path / "out.dump")[-1]
+    forces = np.stack([frame["fx"], frame["fy"], frame["fz"]], 1)
+    assert np.linalg.norm(forces, axis=1).max() < 1e-4  # cores and pairs at rest
