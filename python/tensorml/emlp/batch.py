@@ -24,29 +24,20 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
+from .evaluate import Inputs
 from .electrostatics import coulomb_energy, field_energy, self_energy
 from .ewald import ewald_energy
 from .neighbors import vesin_pairs
 from .particles import PAIR_CHARGE
 
 
-@dataclass
-class Item:
-    """One structure as forward inputs (tensors on the model's device, in its dtype)."""
-
-    cores: torch.Tensor
-    numbers: torch.Tensor
-    pairs: torch.Tensor
-    cell: torch.Tensor
-    pbc: torch.Tensor
-    efield: torch.Tensor
-    periodic: bool
+#: one structure as forward inputs (tensors on the model's device, in its dtype): the eMLP's Inputs
+Item = Inputs
 
 
 class ForwardEnergies:

@@ -14,6 +14,7 @@ compressed cell has negative stress).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 import numpy as np
 import torch
 
@@ -29,7 +30,9 @@ def model_dtype(model) -> torch.dtype:
 
 @dataclass
 class Inputs:
-    """The six forward inputs of an eMLP model as tensors of the model's dtype."""
+    """The six forward inputs of an eMLP model as tensors of the model's dtype (on its device), and
+    whether the structure is periodic (from ``pbc`` unless given: callers in loops pass it, which
+    spares a device synchronisation per structure)."""
 
     cores: torch.Tensor
     numbers: torch.Tensor
@@ -37,10 +40,11 @@ class Inputs:
     cell: torch.Tensor
     pbc: torch.Tensor
     efield: torch.Tensor
+    periodic: Optional[bool] = None
 
-    @property
-    def periodic(self) -> bool:
-        return bool(self.pbc.all())
+    def __post_init__(self):
+        if self.periodic is None:
+            self.periodic = bool(self.pbc.all())
 
 
 def make_inputs(model, cores, numbers, pairs, cell=None, pbc=None, efield=None) -> Inputs:
